@@ -1,0 +1,55 @@
+"""Assertions that one scenario outcome equals a golden one (traces exactly, floats closely)."""
+from __future__ import annotations
+
+import difflib
+import math
+
+import torch
+
+from .serialise import round_floats
+
+REL_TOL, ABS_TOL = 1e-5, 1e-6  # golden floats keep 7 significant digits
+WEIGHT_RTOL, WEIGHT_ATOL = 1e-4, 1e-5
+EXACT_KEYS = ("global_step", "current_epoch", "state", "should_stop", "error")
+METRIC_KEYS = ("callback_metrics", "logged_metrics", "progress_bar_metrics", "results", "lrs", "logger_calls")
+
+
+def trace_diff(expected: list[str], actual: list[str], limit: int = 60) -> str:
+    """A unified diff of two traces, cut to ``limit`` lines, with the first differing index."""
+    first = next((i for i, (e, a) in enumerate(zip(expected, actual)) if e != a), min(len(expected), len(actual)))
+    lines = list(difflib.unified_diff(expected, actual, "lightning (golden)", "statetrainer", lineterm="", n=3))
+    shown = "\n".join(lines[:limit]) + ("\n..." if len(lines) > limit else "")
+    return f"traces differ first at index {first} (golden has {len(expected)} calls, got {len(actual)}):\n{shown}"
+
+
+def close(expected, actual) -> bool:
+    """Structural equality where floats may differ in the last kept digits."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return expected is actual
+    if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
+        return math.isclose(expected, actual, rel_tol=REL_TOL, abs_tol=ABS_TOL)
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return expected.keys() == actual.keys() and all(close(expected[k], actual[k]) for k in expected)
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(close(e, a) for e, a in zip(expected, actual))
+    return expected == actual
+
+
+def assert_weights_match(expected: dict, actual: dict) -> None:
+    assert sorted(expected) == sorted(actual), f"parameter names differ: {sorted(expected)} vs {sorted(actual)}"
+    for name, values in expected.items():
+        want, got = torch.tensor(values), torch.tensor(actual[name])
+        assert torch.allclose(got, want, rtol=WEIGHT_RTOL, atol=WEIGHT_ATOL), (
+            f"weights of {name} differ: golden {values}, got {actual[name]}"
+        )
+
+
+def assert_outcome_matches(actual: dict, golden: dict) -> None:
+    actual = round_floats(actual)
+    assert actual["trace"] == golden["trace"], trace_diff(golden["trace"], actual["trace"])
+    for key in EXACT_KEYS:
+        assert actual.get(key) == golden.get(key), f"{key}: golden {golden.get(key)!r}, got {actual.get(key)!r}"
+    for key in METRIC_KEYS:
+        want, got = golden.get(key), actual.get(key)
+        assert close(want, got), f"{key}: golden {want!r}, got {got!r}"
+    assert_weights_match(golden["weights"], actual["weights"])

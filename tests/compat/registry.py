@@ -1,0 +1,8 @@
+"""All scenarios, from every scenario module, by name."""
+from __future__ import annotations
+
+
+def all_scenarios() -> dict:
+    from . import scenarios
+
+    return dict(sorted(scenarios.SCENARIOS.items()))
