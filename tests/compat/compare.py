@@ -11,7 +11,7 @@ from .serialise import round_floats
 REL_TOL, ABS_TOL = 1e-5, 1e-6  # golden floats keep 7 significant digits
 WEIGHT_RTOL, WEIGHT_ATOL = 1e-4, 1e-5
 EXACT_KEYS = ("global_step", "current_epoch", "state", "should_stop", "error")
-METRIC_KEYS = ("callback_metrics", "logged_metrics", "progress_bar_metrics", "results", "lrs", "logger_calls")
+METRIC_KEYS = ("callback_metrics", "logged_metrics", "progress_bar_metrics", "results", "lrs", "logger_calls", "extra")
 
 
 def trace_diff(expected: list[str], actual: list[str], limit: int = 60) -> str:

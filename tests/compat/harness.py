@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from . import serialise
+
 # Hooks whose trace line carries the grad/inference/train-mode suffix.
 STATE_HOOKS = frozenset(
     {
@@ -41,6 +43,7 @@ class Library:
     DataModule: type
     seed_everything: object
     callbacks: object
+    loggers: object
 
 
 def resolve(namespace) -> Library:
@@ -55,6 +58,7 @@ def resolve(namespace) -> Library:
         DataModule=dm_base,
         seed_everything=namespace.seed_everything,
         callbacks=namespace.callbacks,
+        loggers=namespace.loggers,
     )
 
 
@@ -169,33 +173,56 @@ BASE_TRAINER_KWARGS = {
 SEED = 1234
 
 
+@dataclass
+class RunContext:
+    """What a scenario's factories may use to build flags, callbacks and call arguments."""
+
+    lib: Library
+    root_dir: str
+    recorder: Recorder
+    behaviour: object
+    logger_calls: list
+
+    def recording_logger(self):
+        from .recording_logger import make_logger_class
+
+        return make_logger_class(self.lib.loggers.Logger)(self.logger_calls)
+
+    def recording_datamodule(self, **sizes):
+        from .recording_datamodule import make_datamodule_class
+
+        return make_datamodule_class(self.lib.DataModule)(self.recorder, **sizes)
+
+
 def run_scenario(lib_name: str, scenario, root_dir: str) -> dict:
     """Run one scenario under one library and return its serialisable outcome."""
     import warnings
 
     lib = resolve(lib_namespace(lib_name))
-    recorder = Recorder()
-    behaviour = scenario.behaviour()
+    ctx = RunContext(lib, root_dir, Recorder(), scenario.behaviour(), [])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lib.seed_everything(SEED)
-        module = build_module_class(lib)(recorder, behaviour)
-        callbacks = [build_callback_class(lib)(recorder, behaviour)]
-        callbacks += scenario.extra_callbacks(lib, root_dir)
-        kwargs = {**BASE_TRAINER_KWARGS, **scenario.trainer_kwargs(lib, root_dir)}
+        module = build_module_class(lib)(ctx.recorder, ctx.behaviour)
+        callbacks = [build_callback_class(lib)(ctx.recorder, ctx.behaviour)] + scenario.extra_callbacks(ctx)
+        kwargs = {**BASE_TRAINER_KWARGS, **scenario.trainer_kwargs(ctx)}
         kwargs.update(callbacks=callbacks, default_root_dir=root_dir)
+        call_kwargs = scenario.call_kwargs(ctx)
         trainer = lib.Trainer(**kwargs)
         error, result = None, None
         try:
-            result = getattr(trainer, scenario.method)(module, **scenario.method_kwargs)
+            result = getattr(trainer, scenario.method)(module, **call_kwargs)
         except Exception as exc:  # the scenario may expect one; recorded, compared
             error = f"{type(exc).__name__}: {exc}"
-    return collect(trainer, module, recorder, result, error, scenario.method)
+    outcome = collect(trainer, module, ctx.recorder, result, error)
+    if scenario.records_logger:
+        outcome["logger_calls"] = serialise.round_floats(ctx.logger_calls)
+    if scenario.report is not None:
+        outcome["extra"] = serialise.round_floats(serialise.to_plain(scenario.report(ctx, trainer)))
+    return outcome
 
 
-def collect(trainer, module, recorder, result, error, method) -> dict:
-    from . import serialise
-
+def collect(trainer, module, recorder, result, error) -> dict:
     out = {
         "trace": list(recorder.trace),
         "global_step": int(trainer.global_step),
@@ -209,19 +236,16 @@ def collect(trainer, module, recorder, result, error, method) -> dict:
         "callback_metrics": serialise.metrics(trainer.callback_metrics),
         "logged_metrics": serialise.metrics(trainer.logged_metrics),
         "progress_bar_metrics": serialise.metrics(trainer.progress_bar_metrics),
-        "results": serialise.result(result, method),
+        "results": serialise.to_plain(result),
         "weights": serialise.weights(module),
         "lrs": [[g["lr"] for g in opt.param_groups] for opt in module.created_optimizers],
         "error": error,
     }
-    logger_calls = getattr(module.behaviour, "logger_calls", None)
-    if logger_calls is not None:
-        out["logger_calls"] = logger_calls
     return serialise.round_floats(out)
 
 
 __all__ = [
-    "BASE_TRAINER_KWARGS", "Library", "Recorder", "collect", "run_scenario", "STATE_HOOKS", "build_callback_class", "build_module_class",
+    "BASE_TRAINER_KWARGS", "Library", "Recorder", "RunContext", "collect", "run_scenario", "STATE_HOOKS", "build_callback_class", "build_module_class",
     "describe_outputs", "fmt_stage", "format_call", "grad_state", "lib_namespace",
     "make_dataset", "make_loader", "optimizer_index", "resolve", "scheduler_index",
 ]

@@ -15,24 +15,35 @@ from . import behaviours as bh
 SCENARIOS: dict = {}
 
 
-def _no_callbacks(lib, root_dir):
+def _nothing(ctx):
     return []
+
+
+def _no_kwargs(ctx):
+    return {}
 
 
 @dataclass(frozen=True)
 class Scenario:
+    """``flags`` are plain Trainer kwargs; the ``make_*`` factories get the RunContext."""
+
     name: str
     method: str
     flags: dict
     behaviour: type = bh.Behaviour
     method_kwargs: dict = field(default_factory=dict)
-    extra_callbacks: Callable = _no_callbacks
-    make_flags: Callable | None = None  # (lib, root_dir) -> extra flags needing library objects
+    extra_callbacks: Callable = _nothing  # ctx -> list of extra callbacks (after the recorder)
+    make_flags: Callable = _no_kwargs  # ctx -> flags that need library objects (loggers, ...)
+    make_call_kwargs: Callable = _no_kwargs  # ctx -> extra fit/validate/... kwargs (datamodule, ckpt_path)
+    records_logger: bool = False  # the outcome then includes the recording logger's calls
+    report: Callable | None = None  # (ctx, trainer) -> extra JSON data compared like metrics
     doc: str = ""
 
-    def trainer_kwargs(self, lib, root_dir) -> dict:
-        extra = self.make_flags(lib, root_dir) if self.make_flags else {}
-        return {**self.flags, **extra}
+    def trainer_kwargs(self, ctx) -> dict:
+        return {**self.flags, **self.make_flags(ctx)}
+
+    def call_kwargs(self, ctx) -> dict:
+        return {**self.method_kwargs, **self.make_call_kwargs(ctx)}
 
 
 def register(name, method, flags, **kwargs) -> Scenario:

@@ -30,13 +30,6 @@ def metrics(mapping) -> dict:
     return {k: to_plain(v) for k, v in sorted(dict(mapping).items())}
 
 
-def result(value, method):
-    """validate/test return a list of dicts; predict a list (of lists) of tensors."""
-    if value is None:
-        return None
-    return to_plain(value)
-
-
 def weights(module) -> dict:
     return {name: to_plain(p) for name, p in module.state_dict().items()}
 
