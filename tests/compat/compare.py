@@ -10,7 +10,10 @@ from .serialise import round_floats
 
 REL_TOL, ABS_TOL = 1e-5, 1e-6  # golden floats keep 7 significant digits
 WEIGHT_RTOL, WEIGHT_ATOL = 1e-4, 1e-5
-EXACT_KEYS = ("global_step", "current_epoch", "state", "should_stop", "error")
+EXACT_KEYS = ("global_step", "current_epoch", "state", "should_stop")
+# Lightning's exception class names and the statetrainer names that stand for them.
+ERROR_ALIASES = {"MisconfigurationException": "MisconfigurationError"}
+USER_ERRORS = {"RuntimeError", "ValueError"}  # raised by scenario code: must pass through unchanged
 METRIC_KEYS = ("callback_metrics", "logged_metrics", "progress_bar_metrics", "results", "lrs", "logger_calls", "extra")
 
 
@@ -44,11 +47,25 @@ def assert_weights_match(expected: dict, actual: dict) -> None:
         )
 
 
+def assert_error_matches(expected: str | None, actual: str | None) -> None:
+    """Same outcome: no error, the same user exception (type and text), or the same library error type."""
+    if expected is None or actual is None:
+        assert expected == actual, f"error: golden {expected!r}, got {actual!r}"
+        return
+    want_type, got_type = expected.split(":", 1)[0], actual.split(":", 1)[0]
+    if want_type in USER_ERRORS:
+        assert actual == expected, f"error: golden {expected!r}, got {actual!r}"
+        return
+    accepted = {want_type, ERROR_ALIASES.get(want_type, want_type)}
+    assert got_type in accepted, f"error: golden {expected!r}, got {actual!r}"
+
+
 def assert_outcome_matches(actual: dict, golden: dict) -> None:
     actual = round_floats(actual)
     assert actual["trace"] == golden["trace"], trace_diff(golden["trace"], actual["trace"])
     for key in EXACT_KEYS:
         assert actual.get(key) == golden.get(key), f"{key}: golden {golden.get(key)!r}, got {actual.get(key)!r}"
+    assert_error_matches(golden.get("error"), actual.get("error"))
     for key in METRIC_KEYS:
         want, got = golden.get(key), actual.get(key)
         assert close(want, got), f"{key}: golden {want!r}, got {got!r}"

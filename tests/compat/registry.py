@@ -3,6 +3,6 @@ from __future__ import annotations
 
 
 def all_scenarios() -> dict:
-    from . import scenarios, scenarios_control  # noqa: F401 - registering imports
+    from . import scenarios, scenarios_control, scenarios_logging  # noqa: F401 - registering imports
 
     return dict(sorted(scenarios.SCENARIOS.items()))
