@@ -83,6 +83,7 @@ def grad_state(module: torch.nn.Module) -> str:
 
 
 def fmt_stage(stage) -> str:
+    """Enum members (stages, clip algorithms) by value; anything else by str()."""
     return str(getattr(stage, "value", stage))
 
 

@@ -201,13 +201,13 @@ def make_module_class(base: type) -> type:  # noqa: C901 - one flat list of hook
             return self._hook("on_before_optimizer_step", ids, super().on_before_optimizer_step, optimizer)
 
         def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
-            ids = {"opt": self._opt(optimizer), "val": gradient_clip_val, "algo": gradient_clip_algorithm}
+            ids = {"opt": self._opt(optimizer), "val": gradient_clip_val, "algo": fmt_stage(gradient_clip_algorithm)}
             default = super().configure_gradient_clipping
             args = (optimizer, gradient_clip_val, gradient_clip_algorithm)
             return self._hook("configure_gradient_clipping", ids, default, *args)
 
         def clip_gradients(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
-            ids = {"opt": self._opt(optimizer), "val": gradient_clip_val, "algo": gradient_clip_algorithm}
+            ids = {"opt": self._opt(optimizer), "val": gradient_clip_val, "algo": fmt_stage(gradient_clip_algorithm)}
             default = super().clip_gradients
             return self._hook("clip_gradients", ids, default, optimizer, gradient_clip_val, gradient_clip_algorithm)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from . import behaviours as bh
-from .harness import Recorder, build_module_class
+from .harness import Recorder, build_callback_class, build_module_class
 from .scenarios import register
 from .tracing import traced_subclass
 
@@ -118,7 +118,9 @@ register("test_datamodule", "test", {}, method_kwargs={"verbose": False}, make_c
 def _checkpoint_from_first_run(ctx):
     """Train 1 epoch (not recorded) with the same library and save a checkpoint to resume from."""
     first = build_module_class(ctx.lib)(Recorder(), ctx.behaviour)
+    callback = build_callback_class(ctx.lib)(Recorder(), ctx.behaviour)
     trainer = ctx.lib.Trainer(
+        callbacks=[callback],
         accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, max_epochs=1, limit_train_batches=2, limit_val_batches=0,
         default_root_dir=ctx.root_dir)
