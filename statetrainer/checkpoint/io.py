@@ -52,7 +52,7 @@ def load(path: str | os.PathLike, map_location: Any = None, weights_only: bool =
     path = os.fspath(path)
     _check_file(path)
     try:
-        loaded = torch.load(path, map_location=map_location, weights_only=weights_only)
+        loaded = torch.load(path, map_location=map_location or _available_device, weights_only=weights_only)
     except pickle.UnpicklingError as error:
         raise _unpickling_error(path, error, weights_only) from None
     except Exception as error:  # a damaged or foreign file makes the unpickler fail in many ways
@@ -77,6 +77,15 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:
             _discard(os.path.join(folder, name))
             removed.append(os.path.join(folder, name))
     return removed
+
+
+def _available_device(storage: Any, location: str) -> Any:
+    """Default map_location: tensors saved on a device this machine lacks come back on the CPU."""
+    if location.startswith("cuda") and not torch.cuda.is_available():
+        return storage.cpu()
+    if location.startswith("mps") and not torch.backends.mps.is_available():
+        return storage.cpu()
+    return None  # torch's default: the device the tensor was saved from
 
 
 def _check_file(path: str) -> None:

@@ -40,6 +40,8 @@ def is_plain(value: Any) -> bool:
 
 def _find(value: Any, where: str, active: set[int]) -> tuple[str, Any] | None:
     kind = type(value)
+    if kind is bytes and not value:  # torch pickles b"" as a call to bytes(), which a weights-only read refuses
+        return where, value
     if kind in PLAIN_LEAVES:
         return None
     if kind not in PLAIN_CONTAINERS:
