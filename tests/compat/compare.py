@@ -10,7 +10,7 @@ from .serialise import round_floats
 
 REL_TOL, ABS_TOL = 1e-5, 1e-6  # golden floats keep 7 significant digits
 WEIGHT_RTOL, WEIGHT_ATOL = 1e-4, 1e-5
-EXACT_KEYS = ("global_step", "current_epoch", "state", "should_stop")
+EXACT_KEYS = ("global_step", "current_epoch", "state", "should_stop", "module_training")
 # Lightning's exception class names and the statetrainer names that stand for them.
 ERROR_ALIASES = {"MisconfigurationException": "MisconfigurationError"}
 USER_ERRORS = {"RuntimeError", "ValueError"}  # raised by scenario code: must pass through unchanged

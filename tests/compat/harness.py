@@ -8,6 +8,7 @@ Scenario-specific behaviour (logging, manual optimisation, early exits, ...) liv
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 import torch
@@ -46,19 +47,24 @@ class Library:
     loggers: object
 
 
+def _first_attr(namespace, *names):
+    for name in names:
+        if hasattr(namespace, name):
+            return getattr(namespace, name)
+    raise AttributeError(f"{namespace.__name__} has none of {names}; the harness needs one of them")
+
+
 def resolve(namespace) -> Library:
     """Pick the classes out of ``lightning.pytorch`` or ``statetrainer``."""
-    module_base = getattr(namespace, "StateModule", None) or namespace.LightningModule
-    dm_base = getattr(namespace, "DataModule", None) or namespace.LightningDataModule
     return Library(
         name=namespace.__name__,
-        Trainer=namespace.Trainer,
-        Callback=namespace.Callback,
-        Module=module_base,
-        DataModule=dm_base,
-        seed_everything=namespace.seed_everything,
-        callbacks=namespace.callbacks,
-        loggers=namespace.loggers,
+        Trainer=_first_attr(namespace, "Trainer"),
+        Callback=_first_attr(namespace, "Callback"),
+        Module=_first_attr(namespace, "StateModule", "LightningModule"),
+        DataModule=_first_attr(namespace, "DataModule", "LightningDataModule"),
+        seed_everything=_first_attr(namespace, "seed_everything"),
+        callbacks=importlib.import_module(f"{namespace.__name__}.callbacks"),
+        loggers=importlib.import_module(f"{namespace.__name__}.loggers"),
     )
 
 
@@ -234,6 +240,7 @@ def collect(trainer, module, recorder, result, error) -> dict:
             "stage": serialise.enum_value(trainer.state.stage),
         },
         "should_stop": bool(trainer.should_stop),
+        "module_training": bool(module.training),
         "callback_metrics": serialise.metrics(trainer.callback_metrics),
         "logged_metrics": serialise.metrics(trainer.logged_metrics),
         "progress_bar_metrics": serialise.metrics(trainer.progress_bar_metrics),
