@@ -134,3 +134,22 @@ register("fit_resume_from_checkpoint", "fit",
          {"max_epochs": 2, "limit_train_batches": 2, "limit_val_batches": 1, "num_sanity_val_steps": 1},
          make_call_kwargs=_checkpoint_from_first_run, extra_callbacks=_tail_only,
          doc="resume at the end of epoch 0: load hooks, then epoch 1 only (is the sanity check run?)")
+
+
+class _ModuleCallbacks(bh.Behaviour):
+    n_train = 2
+    from_module: list = []
+
+    def configure_callbacks(self, module, default):
+        return self.from_module
+
+
+def _stash_module_callbacks(ctx):
+    """No extra trainer callbacks; the module's configure_callbacks returns a traced 'Tail'."""
+    ctx.behaviour.from_module = [traced_subclass(ctx.lib.Callback, "Tail", ctx.recorder)()]
+    return []
+
+
+register("fit_configure_callbacks", "fit", {"max_epochs": 1, "num_sanity_val_steps": 0, "limit_val_batches": 1},
+         behaviour=_ModuleCallbacks, extra_callbacks=_stash_module_callbacks,
+         doc="callbacks returned by configure_callbacks run after the Trainer's callbacks")
