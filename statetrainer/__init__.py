@@ -1,0 +1,29 @@
+"""statetrainer: Lightning's Trainer surface, built as an explicit state machine with typed signals.
+
+    import statetrainer as st
+    trainer = st.Trainer(max_epochs=3)
+    trainer.fit(model, train_loader, val_loader)
+    print(trainer.state.stop_reason)
+"""
+from statetrainer import callbacks, errors, signals
+from statetrainer.callbacks.callback import Callback
+from statetrainer.data.datamodule import DataModule
+from statetrainer.module.module import StateModule
+from statetrainer.seed import seed_everything
+from statetrainer.trainer.trainer import Trainer
+
+__version__ = "0.1.0"
+__all__ = sorted(["Callback", "DataModule", "StateModule", "Trainer", "Tuner", "accelerators", "callbacks",
+                  "errors", "loggers", "plugins", "profilers", "seed_everything", "signals", "strategies"])
+
+_LAZY = {"loggers", "profilers", "strategies", "accelerators", "plugins", "Tuner"}
+
+
+def __getattr__(name: str):
+    import importlib
+    if name == "Tuner":
+        from statetrainer.tuner.tuning import Tuner
+        return Tuner
+    if name in _LAZY:
+        return importlib.import_module(f"statetrainer.{name}")
+    raise AttributeError(f"module 'statetrainer' has no attribute {name!r}")

@@ -1,0 +1,16 @@
+"""Callbacks: the base class and the built-in ones (loaded on first use)."""
+from statetrainer.callbacks.callback import Callback
+
+__all__ = sorted(["Callback", "ModelCheckpoint", "EarlyStopping", "ProgressBar", "Timer", "LearningRateMonitor",
+                  "ModelSummary", "GradientAccumulationScheduler", "SignalTracer"])
+
+_WHERE = {"ModelCheckpoint": "model_checkpoint", "EarlyStopping": "early_stopping", "ProgressBar": "progress_bar",
+          "Timer": "timer", "LearningRateMonitor": "lr_monitor", "ModelSummary": "model_summary",
+          "GradientAccumulationScheduler": "gradient_accumulation_scheduler", "SignalTracer": "tracer"}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        import importlib
+        return getattr(importlib.import_module(f"statetrainer.callbacks.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'statetrainer.callbacks' has no attribute {name!r}")

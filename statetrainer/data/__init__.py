@@ -1,0 +1,1 @@
+"""DataModule and dataloader handling."""

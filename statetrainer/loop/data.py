@@ -1,0 +1,129 @@
+"""Dataloaders: where they come from, how many batches each gives, and a prefetching fetcher."""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Iterator
+
+from statetrainer.errors import MisconfigurationError, flag_error
+
+__all__ = ["Fetcher", "as_loader_list", "count_batches", "sized_len", "set_sampler_epoch", "without_shuffle"]
+
+_HOOK = {"train": "train_dataloader", "val": "val_dataloader", "test": "test_dataloader",
+         "predict": "predict_dataloader"}
+
+
+def as_loader_list(value: Any, kind: str) -> list:
+    """One loader or a list/tuple/dict of them -> list (dict values in order)."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return list(value.values())
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def sized_len(loader: Any) -> float:
+    """len(loader), or inf when the loader (an iterable dataset) has none."""
+    try:
+        return len(loader)
+    except (TypeError, NotImplementedError):
+        return math.inf
+
+
+def count_batches(loader: Any, limit: float | int, flag: str) -> float:
+    """How many batches one pass over `loader` yields under `limit` (int: batches, float: fraction)."""
+    available = sized_len(loader)
+    if isinstance(limit, int):
+        return min(available, limit)
+    if math.isinf(available):
+        if limit in (0.0, 1.0):
+            return 0 if limit == 0.0 else math.inf
+        raise flag_error(flag, limit, "an int number of batches or 1.0/0.0 when the dataloader has no length")
+    count = int(available * limit)
+    if count == 0 and limit > 0.0 and available > 0:
+        raise MisconfigurationError(
+            f"`{flag}` got {limit!r}, which leaves 0 of the {available} batches; accepted: a larger fraction "
+            f"(at least {1 / available:.4f}) or an int number of batches.")
+    return count
+
+
+def set_sampler_epoch(loader: Any, epoch: int) -> None:
+    """Call set_epoch on the loader's sampler(s) that have one (DistributedSampler and the like)."""
+    for holder in (loader, getattr(loader, "batch_sampler", None)):
+        sampler = getattr(holder, "sampler", None)
+        if sampler is not None and callable(getattr(sampler, "set_epoch", None)):
+            sampler.set_epoch(epoch)
+
+
+def without_shuffle(loader: Any) -> Any:
+    """The same DataLoader with a sequential sampler (for overfit_batches)."""
+    import torch.utils.data as tud
+    if not isinstance(loader, tud.DataLoader) or isinstance(loader.dataset, tud.IterableDataset):
+        return loader
+    if isinstance(loader.sampler, tud.SequentialSampler):
+        return loader
+    return tud.DataLoader(loader.dataset, batch_size=loader.batch_size, shuffle=False,
+                          num_workers=loader.num_workers, collate_fn=loader.collate_fn,
+                          pin_memory=loader.pin_memory, drop_last=loader.drop_last)
+
+
+class Fetcher:
+    """Iterates a loader under a batch limit, knowing whether the batch just fetched is the last.
+
+    With a known length it fetches lazily (as Lightning does for sized loaders, so random
+    augmentations and the model draw from the RNG in the same order); without one it reads one
+    batch ahead.
+    """
+
+    __slots__ = ("_iter", "total", "fetched", "_next", "_ahead", "done")
+
+    def __init__(self, loader: Iterable, limit: float, skip: int = 0):
+        self.total = min(sized_len(loader), limit)
+        self.fetched = 0
+        self.done = self.total <= 0
+        self._next = None
+        self._iter: Iterator = iter(loader) if not self.done else iter(())
+        self._ahead = math.isinf(sized_len(loader))
+        for _ in range(skip):  # resume mid-epoch: replay the batches already trained on
+            if self.done or self._pull() is _END:
+                self.done = True
+                return
+            self.fetched += 1
+        if self._ahead and not self.done:
+            self._next = self._pull()
+            self.done = self._next is _END
+        elif self.fetched >= self.total:
+            self.done = True
+
+    def _pull(self) -> Any:
+        try:
+            return next(self._iter)
+        except StopIteration:
+            return _END
+
+    def has_next(self) -> bool:
+        return not self.done
+
+    def fetch(self) -> Any:
+        """The next batch; afterwards `done` tells whether it was the last one. StopIteration if the
+        loader ended before its length said it would."""
+        if self._ahead:
+            batch, self._next = self._next, None
+            self.fetched += 1
+            if self.fetched >= self.total:
+                self.done = True
+            else:
+                self._next = self._pull()
+                self.done = self._next is _END
+            return batch
+        batch = self._pull()
+        if batch is _END:
+            self.done = True
+            raise StopIteration
+        self.fetched += 1
+        self.done = self.fetched >= self.total
+        return batch
+
+
+_END = object()

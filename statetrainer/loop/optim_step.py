@@ -1,0 +1,59 @@
+"""Optimizer steps and scheduler steps, with Lightning's hooks around them."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+__all__ = ["Stepper", "step_schedulers"]
+
+
+class Stepper:
+    """What `StepOptimizer.step` does: closure -> before-step hooks -> clipping -> step -> count."""
+
+    def __init__(self, session):
+        self.s = session
+
+    def __call__(self, optimizer, closure: Callable[[], Any] | None, kwargs: dict) -> Any:
+        s = self.s
+        wrapped = self._after_closure(optimizer, closure)
+        result = s.precision.optimizer_step(optimizer, wrapped, **kwargs)
+        s.progress.global_step += 1
+        return result
+
+    def _after_closure(self, optimizer, closure):
+        s = self.s
+        automatic = s.module.automatic_optimization
+        step_opt = s.step_optimizer_for(optimizer)
+
+        def run() -> Any:
+            out = closure() if closure is not None else None
+            s.precision.unscale(optimizer)
+            s.dispatch.call("on_before_optimizer_step", step_opt)
+            if automatic:
+                s.dispatch.call_module("configure_gradient_clipping", step_opt, s.clip_val, s.clip_algorithm)
+                s.dispatch.emit("configure_gradient_clipping", optimizer=step_opt,
+                                   gradient_clip_val=s.clip_val, gradient_clip_algorithm=s.clip_algorithm)
+            return out
+        return run
+
+
+def step_schedulers(session, interval: str, plateau: bool, index: int) -> None:
+    """Step the schedulers of `interval` whose frequency divides `index` + 1 (Lightning's rule)."""
+    s = session
+    if not s.scheduler_configs or not s.module.automatic_optimization:
+        return
+    for config in s.scheduler_configs:
+        if plateau != config.reduce_on_plateau or config.interval != interval:
+            continue
+        if (index + 1) % config.frequency != 0:
+            continue
+        metric = None
+        if config.reduce_on_plateau:
+            metric = s.metrics.callback_metrics.get(config.monitor)
+            if metric is None:
+                if config.strict:
+                    from statetrainer.errors import MisconfigurationError
+                    raise MisconfigurationError(
+                        f"ReduceLROnPlateau monitors {config.monitor!r}, which was never logged; accepted: one "
+                        f"of the logged metrics {sorted(s.metrics.callback_metrics)} (or strict=False to skip).")
+                continue
+        s.dispatch.call_module("lr_scheduler_step", config.scheduler, metric)

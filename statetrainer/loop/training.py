@@ -1,0 +1,103 @@
+"""One training batch: automatic optimization (closure-based, as Lightning) or manual."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from statetrainer.errors import MisconfigurationError
+from statetrainer.machine.guards import accumulation_boundary
+from statetrainer.signals import CATALOGUE
+
+__all__ = ["run_training_batch", "split_training_output", "manual_backward"]
+
+_TRAINING_STEP = CATALOGUE["training_step"]
+
+
+def split_training_output(out: Any, automatic: bool) -> tuple[Any, dict]:
+    """(loss tensor or None, extra outputs) from what training_step returned."""
+    if out is None:
+        return None, {}
+    if isinstance(out, torch.Tensor):
+        return out, {}
+    if isinstance(out, dict):
+        if automatic and "loss" not in out:
+            raise MisconfigurationError(
+                f"training_step returned a dict with keys {sorted(out)}; accepted in automatic optimization: a "
+                "dict with a 'loss' key, a loss Tensor, or None to skip the step.")
+        extra = {k: v for k, v in out.items() if k != "loss"}
+        return out.get("loss"), extra
+    if automatic:
+        raise MisconfigurationError(
+            f"training_step returned {type(out).__name__}; accepted in automatic optimization: a loss Tensor, "
+            "a dict with a 'loss' key, or None.")
+    return None, {}
+
+
+def _training_step(s, batch, batch_idx) -> Any:
+    with s.precision.autocast():
+        out = s.dispatch.call_module("training_step", batch, batch_idx)
+    if _TRAINING_STEP.receivers:
+        s.dispatch.emit("training_step", batch=batch, batch_idx=batch_idx, outputs=out)
+    return out
+
+
+def _backward(s, loss, *args, **kwargs) -> None:
+    s.dispatch.call("on_before_backward", loss)
+    s.precision.backward(loss, s.dispatch, *args, **kwargs)
+    s.dispatch.call("on_after_backward")
+
+
+def manual_backward(s, loss, *args, **kwargs) -> None:
+    """`self.manual_backward(loss)`: the backward hooks around the precision-aware backward."""
+    if s.module.automatic_optimization:
+        raise MisconfigurationError("manual_backward was called with automatic_optimization=True; accepted: "
+                                    "set `self.automatic_optimization = False` to optimize manually.")
+    _backward(s, loss, *args, **kwargs)
+
+
+def _automatic(s, batch, batch_idx) -> dict:
+    p = s.progress
+    k = s.ctx.config.accumulate_grad_batches(p.epoch)
+    step_opt = s.step_optimizers[0]
+    zero_grad = batch_idx % k == 0
+    holder: dict = {}
+
+    def closure():
+        loss, extra = split_training_output(_training_step(s, batch, batch_idx), True)
+        if loss is not None and k != 1:
+            loss = loss / k
+        if zero_grad:
+            s.dispatch.call("on_before_zero_grad", step_opt)
+            s.dispatch.call_module("optimizer_zero_grad", p.epoch, batch_idx, step_opt)
+        if loss is not None:
+            _backward(s, loss)
+            holder["out"] = {"loss": loss.detach().clone(), **extra}
+        else:
+            holder["out"] = {}
+        return loss
+
+    if accumulation_boundary(s.ctx):
+        s.dispatch.call_module("optimizer_step", p.epoch, batch_idx, step_opt, closure)
+        if "out" not in holder:
+            raise MisconfigurationError(
+                "optimizer_step did not call the optimizer closure; accepted: an override that calls "
+                "`optimizer.step(closure=optimizer_closure)` so training_step runs.")
+    else:
+        closure()
+    return holder["out"]
+
+
+def _manual(s, batch, batch_idx) -> dict:
+    out = _training_step(s, batch, batch_idx)
+    loss, extra = split_training_output(out, False)
+    if loss is not None:
+        return {"loss": loss.detach(), **extra}
+    return dict(extra) if isinstance(out, dict) else {}
+
+
+def run_training_batch(s, batch, batch_idx) -> dict:
+    """Run training_step and the optimization chain; returns the outputs given to on_train_batch_end."""
+    if s.module.automatic_optimization:
+        return _automatic(s, batch, batch_idx)
+    return _manual(s, batch, batch_idx)

@@ -1,0 +1,100 @@
+"""Named predicates the table's transitions (and the loop actions) refer to.
+
+Each guard is a pure function of the loop context `ctx`: plain counters and settings, no torch.
+The context provides `fn`, `progress`, `config`, `stop`, `ranks` and `eval_has_next()`
+(see statetrainer/loop/context.py).
+"""
+from __future__ import annotations
+
+import math
+
+__all__ = ["GUARDS", "should_validate_now", "epoch_done", "fit_done", "accumulation_boundary",
+           "is_global_zero", "is_local_zero", "prepares_data"]
+
+
+def is_fit(ctx) -> bool:
+    return ctx.fn == "fit"
+
+
+def is_evaluating(ctx) -> bool:
+    return ctx.fn in ("validate", "test")
+
+
+def is_predicting(ctx) -> bool:
+    return ctx.fn == "predict"
+
+
+def has_sanity_steps(ctx) -> bool:
+    return ctx.config.sanity_steps > 0 and ctx.config.validation_enabled
+
+
+def has_eval_batches(ctx) -> bool:
+    return ctx.eval_has_next()
+
+
+has_predict_batches = has_eval_batches
+
+
+def stop_granted(ctx) -> bool:
+    """A stop rule holds now (max_steps, max_epochs, or a granted should_stop)."""
+    return ctx.stop.decide() is not None
+
+
+def _validation_epoch(ctx) -> bool:
+    every = ctx.config.check_val_every_n_epoch
+    return ctx.config.validation_enabled and (every is None or (ctx.progress.epoch + 1) % every == 0)
+
+
+def should_validate_now(ctx) -> bool:
+    """Validation runs after this batch (Lightning's val_check_interval / check_val_every_n_epoch rule)."""
+    p, c = ctx.progress, ctx.config
+    if p.epoch_skipped or not _validation_epoch(ctx):
+        return False
+    if p.is_last_batch and math.isinf(c.val_check_batch):
+        return True
+    if ctx.stop.should_stop_granted():
+        return True
+    if math.isinf(c.val_check_batch):
+        return p.is_last_batch
+    counter = p.total_batch_idx if c.check_val_every_n_epoch is None else p.batch_idx
+    return (counter + 1) % c.val_check_batch == 0
+
+
+def epoch_done(ctx) -> bool:
+    """The training epoch ends: data exhausted, -1 from on_train_batch_start, or a stop rule."""
+    p = ctx.progress
+    if p.epoch_skipped or p.is_last_batch or p.batches_seen >= ctx.config.num_training_batches:
+        return True
+    return ctx.stop.decide(in_epoch=True) is not None
+
+
+def fit_done(ctx) -> bool:
+    """fit ends: no training batches, max_steps, max_epochs, or a granted stop request."""
+    return ctx.config.num_training_batches == 0 or ctx.stop.decide() is not None
+
+
+def accumulation_boundary(ctx) -> bool:
+    """This batch ends an accumulation group: the optimizer steps (the last indivisible group too)."""
+    p, k = ctx.progress, ctx.config.accumulate_grad_batches(ctx.progress.epoch)
+    return (p.batch_idx + 1) % k == 0 or p.is_last_batch
+
+
+def is_global_zero(ctx) -> bool:
+    return ctx.ranks.global_rank == 0
+
+
+def is_local_zero(ctx) -> bool:
+    return ctx.ranks.local_rank == 0
+
+
+def prepares_data(ctx) -> bool:
+    """prepare_data runs on local rank 0, or only on node rank 0 when prepare_data_per_node=False."""
+    if ctx.ranks.prepare_data_per_node:
+        return ctx.ranks.local_rank == 0
+    return ctx.ranks.global_rank == 0
+
+
+GUARDS = {fn.__name__: fn for fn in (is_fit, is_evaluating, is_predicting, has_sanity_steps, has_eval_batches,
+                                    stop_granted, should_validate_now, epoch_done, fit_done,
+                                    accumulation_boundary, is_global_zero, is_local_zero, prepares_data)}
+GUARDS["has_predict_batches"] = has_predict_batches

@@ -1,0 +1,91 @@
+"""Precision: autocast and gradient scaling for mixed precision, dtype conversion for "true" ones."""
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+
+from statetrainer.errors import MisconfigurationError
+
+__all__ = ["Precision", "make_precision"]
+
+_TRUE_DTYPES = {"64-true": torch.float64, "32-true": torch.float32, "16-true": torch.float16,
+                "bf16-true": torch.bfloat16}
+_NULL = contextlib.nullcontext()
+
+
+def _convert_floats(data: Any, dtype: torch.dtype) -> Any:
+    if isinstance(data, torch.Tensor):
+        return data.to(dtype) if data.is_floating_point() else data
+    if isinstance(data, (list, tuple)):
+        converted = [_convert_floats(item, dtype) for item in data]
+        return type(data)(*converted) if hasattr(data, "_fields") else type(data)(converted)
+    if isinstance(data, dict):
+        return type(data)((k, _convert_floats(v, dtype)) for k, v in data.items())
+    return data
+
+
+class Precision:
+    """32-true by default: every method is a pass-through."""
+
+    name = "32-true"
+    scaler = None
+
+    def __init__(self, name: str = "32-true", device_type: str = "cpu"):
+        self.name = name
+        self.device_type = device_type
+        self.param_dtype = _TRUE_DTYPES.get(name)
+        self.mixed_dtype = {"16-mixed": torch.float16, "bf16-mixed": torch.bfloat16}.get(name)
+        if self.mixed_dtype is torch.float16 and device_type == "cuda":
+            self.scaler = torch.amp.GradScaler("cuda")
+        self.converts_input = self.param_dtype not in (None, torch.float32)
+
+    def convert_module(self, module: torch.nn.Module) -> torch.nn.Module:
+        if self.param_dtype is not None and self.param_dtype is not torch.float32:
+            return module.to(dtype=self.param_dtype)
+        return module
+
+    def convert_input(self, batch: Any) -> Any:
+        return _convert_floats(batch, self.param_dtype) if self.converts_input else batch
+
+    def autocast(self):
+        if self.mixed_dtype is None:
+            return _NULL
+        return torch.autocast(self.device_type, dtype=self.mixed_dtype)
+
+    def backward(self, loss: torch.Tensor, dispatch, *args: Any, **kwargs: Any) -> None:
+        if self.scaler is not None:
+            loss = self.scaler.scale(loss)
+        dispatch.call_module("backward", loss, *args, **kwargs)
+        if dispatch.module is not None:
+            dispatch.emit("backward", loss=loss)
+
+    def unscale(self, optimizer) -> None:
+        if self.scaler is not None:
+            self.scaler.unscale_(optimizer)
+
+    def optimizer_step(self, optimizer, closure, **kwargs: Any) -> Any:
+        if self.scaler is None:
+            return optimizer.step(closure=closure, **kwargs)
+        if isinstance(optimizer, torch.optim.LBFGS):
+            raise MisconfigurationError("precision='16-mixed' got an LBFGS optimizer; accepted: optimizers "
+                                        "that step without re-evaluating a closure, or precision='32-true'.")
+        result = closure()
+        self.scaler.step(optimizer, **kwargs)
+        self.scaler.update()
+        return result
+
+    def state_dict(self) -> dict:
+        return self.scaler.state_dict() if self.scaler is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scaler is not None and state:
+            self.scaler.load_state_dict(state)
+
+
+def make_precision(name: str, device_type: str) -> Precision:
+    if name == "16-mixed" and device_type == "cpu":
+        raise MisconfigurationError("`precision` got '16-mixed' on the CPU; accepted there: 'bf16-mixed', "
+                                    "'32-true', '64-true', 'bf16-true' (float16 autocast needs a GPU).")
+    return Precision(name, device_type)

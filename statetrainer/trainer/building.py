@@ -1,0 +1,104 @@
+"""Building the trainer's parts from its flags: device, strategy, callbacks, loggers, profiler."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from statetrainer.accelerators import resolve_devices
+from statetrainer.callbacks.callback import Callback
+from statetrainer.errors import MisconfigurationError, flag_error
+from statetrainer.strategies import SingleDeviceStrategy, Strategy
+
+__all__ = ["build_strategy", "build_callbacks", "build_loggers", "build_profiler", "apply_torch_flags"]
+
+
+def build_strategy(cfg) -> tuple[Any, Strategy]:
+    accel, indices = resolve_devices(cfg.accelerator, cfg.devices)
+    strategy = cfg.strategy
+    if isinstance(strategy, Strategy):
+        return accel, strategy
+    if strategy not in ("auto", "single_device", "ddp", "ddp_spawn", "ddp_fork"):
+        raise flag_error("strategy", strategy, "'auto', 'single_device', 'ddp', 'ddp_spawn', or a Strategy instance")
+    if len(indices) * cfg.num_nodes > 1 or strategy in ("ddp", "ddp_spawn", "ddp_fork"):
+        raise MisconfigurationError(
+            f"`strategy` got {strategy!r} with devices={cfg.devices!r}, num_nodes={cfg.num_nodes!r}: several "
+            "processes need the DDP strategy, which this version does not ship yet; accepted: one device "
+            "(devices=1) with strategy='auto'.")
+    return accel, SingleDeviceStrategy(accel.device(indices[0] if indices else 0))
+
+
+def _callback_list(value: Any) -> list:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, Callback) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(cb, Callback) for cb in items):
+        raise flag_error("callbacks", value, "a Callback or a list of Callback instances")
+    return list(items)
+
+
+def _has(callbacks: list, name: str) -> bool:
+    return any(name in {c.__name__ for c in type(cb).__mro__} for cb in callbacks)
+
+
+def build_callbacks(cfg) -> list:
+    """The user's callbacks plus the defaults the flags ask for (progress bar, summary, checkpoint, timer)."""
+    callbacks = _callback_list(cfg.callbacks)
+    if cfg.enable_checkpointing is False and _has(callbacks, "ModelCheckpoint"):
+        raise MisconfigurationError("`enable_checkpointing` got False but a ModelCheckpoint is in `callbacks`; "
+                                    "accepted: enable_checkpointing=True, or remove the ModelCheckpoint.")
+    if cfg.enable_progress_bar is False and _has(callbacks, "ProgressBar"):
+        raise MisconfigurationError("`enable_progress_bar` got False but a ProgressBar is in `callbacks`; "
+                                    "accepted: enable_progress_bar=True, or remove the ProgressBar.")
+    if cfg.enable_progress_bar is not False and not _has(callbacks, "ProgressBar"):
+        from statetrainer.callbacks.progress_bar import ProgressBar
+        callbacks.append(ProgressBar())
+    if cfg.enable_model_summary is not False and not _has(callbacks, "ModelSummary"):
+        summary = _optional("statetrainer.callbacks.model_summary", "ModelSummary")
+        if summary is not None:
+            callbacks.append(summary())
+    if cfg.max_time is not None:
+        timer = _optional("statetrainer.callbacks.timer", "Timer")
+        if timer is None:
+            raise MisconfigurationError("`max_time` needs the Timer callback, which is missing from this install.")
+        callbacks.append(timer(duration=cfg.max_time, interval="step"))
+    if len(cfg.accumulate) > 1:
+        sched = _optional("statetrainer.callbacks.gradient_accumulation_scheduler", "GradientAccumulationScheduler")
+        if sched is not None and not _has(callbacks, "GradientAccumulationScheduler"):
+            callbacks.append(sched(scheduling=dict(cfg.accumulate)))
+    if cfg.enable_checkpointing is not False and not _has(callbacks, "ModelCheckpoint"):
+        checkpoint = _optional("statetrainer.callbacks.model_checkpoint", "ModelCheckpoint")
+        if checkpoint is not None:
+            callbacks.append(checkpoint())
+    return callbacks
+
+
+def _optional(module: str, name: str):
+    import importlib
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def build_loggers(cfg, root: str) -> list:
+    from statetrainer.loggers import lifecycle
+    flag = True if cfg.logger is None else cfg.logger
+    return lifecycle.resolve(flag, root)
+
+
+def build_profiler(cfg):
+    from statetrainer.profilers.flag import resolve_profiler
+    return resolve_profiler(cfg.profiler)
+
+
+def apply_torch_flags(cfg) -> None:
+    if cfg.deterministic is not None:
+        torch.use_deterministic_algorithms(bool(cfg.deterministic), warn_only=cfg.deterministic == "warn")
+        if cfg.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if cfg.benchmark is not None:
+        torch.backends.cudnn.benchmark = cfg.benchmark
+    elif cfg.deterministic:
+        torch.backends.cudnn.benchmark = False

@@ -1,0 +1,160 @@
+"""The dispatcher: one place that fixes the order in which a hook reaches its listeners.
+
+For a hook it calls, in order: the callbacks (list order, checkpoint-type last), the module,
+(for setup/teardown/on_exception: the datamodule), then the user receivers of the signal.
+Exceptions to the default order come from Lightning 2.x and are listed in `ORDER`.
+Only overridden hooks are called; a signal is sent only when it has receivers.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from statetrainer.callbacks.callback import Callback
+from statetrainer.module.hooks import HookStubs
+from statetrainer.signals import CATALOGUE
+
+__all__ = ["Dispatcher", "is_monitoring", "is_checkpointing", "ORDER"]
+
+# hook -> sequence of listener groups; default is ("callbacks", "module")
+ORDER: dict[str, tuple[str, ...]] = {
+    "on_train_epoch_end": ("plain_callbacks", "module", "monitoring_callbacks"),
+    "setup": ("datamodule", "callbacks", "module"),
+    "teardown": ("datamodule", "callbacks", "module"),
+    "on_exception": ("callbacks", "module", "datamodule"),
+    "prepare_data": ("datamodule", "module"),
+}
+_DEFAULT = ("callbacks", "module")
+
+
+def _mro_names(obj: Any) -> set[str]:
+    return {cls.__name__ for cls in type(obj).__mro__}
+
+
+def is_checkpointing(callback: Any) -> bool:
+    return bool(_mro_names(callback) & {"ModelCheckpoint", "Checkpoint"})
+
+
+def is_monitoring(callback: Any) -> bool:
+    return is_checkpointing(callback) or "EarlyStopping" in _mro_names(callback)
+
+
+def _overrides(obj: Any, base: type, hook: str) -> bool:
+    impl = getattr(type(obj), hook, None)
+    return impl is not None and impl is not getattr(base, hook, None)
+
+
+class Dispatcher:
+    """Calls every listener of a hook in the documented order; built once per run."""
+
+    def __init__(self, sender: Any, module: Any, callbacks: list, datamodule: Any = None, profiler: Any = None):
+        self.sender = sender
+        self.module = module
+        self.callbacks = list(callbacks)
+        self.datamodule = datamodule
+        self.profiler = profiler if profiler is not None and getattr(profiler, "active", True) else None
+        self._plans: dict[str, tuple[Callable, ...]] = {}
+
+    # ------------------------------------------------------------------ plans
+    def _group(self, group: str, hook: str) -> list[Callable]:
+        if group == "module":
+            if self.module is not None and _overrides(self.module, HookStubs, hook):
+                return [self._wrap(getattr(self.module, hook), f"[StateModule]{type(self.module).__name__}.{hook}")]
+            return []
+        if group == "datamodule":
+            dm = self.datamodule
+            if dm is not None and callable(getattr(dm, hook, None)) and _overrides_dm(dm, hook):
+                return [self._wrap(getattr(dm, hook), f"[DataModule]{type(dm).__name__}.{hook}")]
+            return []
+        chosen = self.callbacks
+        if group == "plain_callbacks":
+            chosen = [cb for cb in chosen if not is_monitoring(cb)]
+        elif group == "monitoring_callbacks":
+            chosen = [cb for cb in chosen if is_monitoring(cb)]
+        return [self._wrap(functools.partial(getattr(cb, hook), self.sender, self.module),
+                           f"[Callback]{cb.state_key}.{hook}")
+                for cb in chosen if _overrides(cb, Callback, hook)]
+
+    def _wrap(self, fn: Callable, action: str) -> Callable:
+        if self.profiler is None:
+            return fn
+        profiler = self.profiler
+
+        def timed(*args: Any) -> Any:
+            with profiler.profile(action):
+                return fn(*args)
+        return timed
+
+    def plan(self, hook: str) -> tuple[Callable, ...]:
+        plan = self._plans.get(hook)
+        if plan is None:
+            targets = CATALOGUE[hook].targets
+            plan = tuple(fn for group in ORDER.get(hook, _DEFAULT) if _target(group) in targets
+                         for fn in self._group(group, hook))
+            self._plans[hook] = plan
+        return plan
+
+    def invalidate(self) -> None:
+        self._plans.clear()
+
+    # ------------------------------------------------------------------ calls
+    def call(self, hook: str, *args: Any) -> Any:
+        """Run every listener of `hook`; return the module's return value (e.g. -1 from on_train_batch_start)."""
+        module = self.module
+        previous = module._current_fx_name
+        module._current_fx_name = hook
+        result = None
+        try:
+            for fn in self.plan(hook):
+                out = fn(*args)
+                if out is not None:
+                    result = out
+        finally:
+            module._current_fx_name = previous
+        signal = CATALOGUE[hook]
+        if signal.receivers:
+            self.send(signal, args)
+        return result
+
+    def call_module(self, hook: str, *args: Any, **kwargs: Any) -> Any:
+        """Call a module method that always runs (steps, backward, optimizer_step, mode switches)."""
+        module = self.module
+        previous = module._current_fx_name
+        module._current_fx_name = hook
+        try:
+            if self.profiler is None:
+                result = getattr(module, hook)(*args, **kwargs)
+            else:
+                with self.profiler.profile(f"[StateModule]{type(module).__name__}.{hook}"):
+                    result = getattr(module, hook)(*args, **kwargs)
+        finally:
+            module._current_fx_name = previous
+        return result
+
+    def send(self, signal, args: tuple, extra: dict | None = None) -> None:
+        """Deliver a signal to its user receivers: `receiver(sender, **payload)`."""
+        if not signal.receivers:
+            return
+        payload = dict(zip(signal.fields, args))
+        if extra:
+            payload.update(extra)
+        if self.profiler is None:
+            signal.send(self.sender, **payload)
+        else:
+            with self.profiler.profile(f"[Signal]{signal.name}"):
+                signal.send(self.sender, **payload)
+
+    def emit(self, hook: str, **payload: Any) -> None:
+        """Send only the signal (for module-only hooks the loop already called)."""
+        signal = CATALOGUE[hook]
+        if signal.receivers:
+            self.send(signal, (), payload)
+
+
+def _target(group: str) -> str:
+    return {"module": "mod", "datamodule": "dm"}.get(group, "cb")
+
+
+def _overrides_dm(dm: Any, hook: str) -> bool:
+    from statetrainer.data.datamodule import DataModule
+    return _overrides(dm, DataModule, hook) if isinstance(dm, DataModule) else True

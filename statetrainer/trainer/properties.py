@@ -1,0 +1,186 @@
+"""The Trainer's read-only properties (Lightning's names), kept apart from its behaviour."""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+__all__ = ["TrainerProperties"]
+
+
+def _flag(name: str):
+    return property(lambda self: getattr(self._config, name), doc=f"The `{name}` flag as resolved.")
+
+
+class TrainerProperties:
+    """Base class of Trainer: every property reads state owned elsewhere (progress, book, session)."""
+
+    # -- flags
+    max_epochs = _flag("max_epochs")
+    max_steps = _flag("max_steps")
+    min_epochs = _flag("min_epochs")
+    min_steps = _flag("min_steps")
+    log_every_n_steps = _flag("log_every_n_steps")
+    precision = _flag("precision")
+    fast_dev_run = _flag("fast_dev_run")
+    val_check_interval = _flag("val_check_interval")
+    check_val_every_n_epoch = _flag("check_val_every_n_epoch")
+    num_sanity_val_steps = _flag("num_sanity_val_steps")
+    overfit_batches = _flag("overfit_batches")
+    reload_dataloaders_every_n_epochs = _flag("reload_dataloaders_every_n_epochs")
+    num_nodes = _flag("num_nodes")
+    barebones = _flag("barebones")
+    limit_train_batches = property(lambda self: self._config.limits["train"])
+    limit_val_batches = property(lambda self: self._config.limits["val"])
+    limit_test_batches = property(lambda self: self._config.limits["test"])
+    limit_predict_batches = property(lambda self: self._config.limits["predict"])
+
+    @property
+    def accumulate_grad_batches(self) -> int:
+        return self._config.accumulate_for(self._progress.epoch)
+
+    @property
+    def default_root_dir(self) -> str:
+        return self._default_root_dir
+
+    # -- progress
+    current_epoch = property(lambda self: self._progress.epoch)
+    global_step = property(lambda self: self._progress.global_step)
+    is_last_batch = property(lambda self: self._progress.is_last_batch)
+    interrupted = property(lambda self: self._interrupted)
+
+    @property
+    def should_stop(self) -> bool:
+        return self._stop.should_stop
+
+    @should_stop.setter
+    def should_stop(self, value: bool) -> None:
+        self._stop.request(value)
+
+    # -- metrics
+    callback_metrics = property(lambda self: self._metrics.callback_metrics)
+    logged_metrics = property(lambda self: self._metrics.logged_metrics)
+    progress_bar_metrics = property(lambda self: self._metrics.progress_bar_metrics)
+
+    # -- stage
+    def _stage(self) -> Optional[str]:
+        return self.state.stage
+
+    sanity_checking = property(lambda self: self._stage() == "sanity_check")
+    training = property(lambda self: self._stage() == "train")
+    validating = property(lambda self: self._stage() == "validate")
+    testing = property(lambda self: self._stage() == "test")
+    predicting = property(lambda self: self._stage() == "predict")
+
+    # -- ranks and devices
+    global_rank = property(lambda self: self.strategy.global_rank)
+    local_rank = property(lambda self: self.strategy.local_rank)
+    node_rank = property(lambda self: self.strategy.node_rank)
+    world_size = property(lambda self: self.strategy.world_size)
+    is_global_zero = property(lambda self: self.strategy.global_rank == 0)
+    num_devices = property(lambda self: 1)
+    device_ids = property(lambda self: [self.strategy.root_device.index or 0])
+
+    # -- model, data, optimizers
+    lightning_module = property(lambda self: self._module)
+    model = property(lambda self: self._module)
+    datamodule = property(lambda self: self._datamodule)
+    optimizers = property(lambda self: list(self._session.optimizers) if self._session else [])
+    _step_optimizers = property(lambda self: list(self._session.step_optimizers) if self._session else [])
+    lr_scheduler_configs = property(lambda self: list(self._session.scheduler_configs) if self._session else [])
+
+    @property
+    def train_dataloader(self):
+        return None if self._session is None else self._session.train_loader
+
+    @property
+    def val_dataloaders(self):
+        loaders = None if self._session is None else (
+            self._session.val_loaders if self._session.fn == "fit" else self._session.eval_loaders)
+        return _one_or_list(loaders)
+
+    test_dataloaders = property(lambda self: _eval_loaders(self, "test"))
+    predict_dataloaders = property(lambda self: _eval_loaders(self, "predict"))
+
+    @property
+    def num_training_batches(self) -> float:
+        return self._ctx.config.num_training_batches
+
+    @property
+    def num_val_batches(self) -> list:
+        s = self._session
+        if s is None:
+            return []
+        limits = s.val_limits if s.fn == "fit" else (s.eval_run.limits if s.eval_run else [])
+        return list(limits or [])
+
+    @property
+    def num_sanity_val_batches(self) -> list:
+        return [min(n, self._config.num_sanity_val_steps) for n in self.num_val_batches]
+
+    @property
+    def val_check_batch(self) -> float:
+        return self._ctx.config.val_check_batch
+
+    @property
+    def enable_validation(self) -> bool:
+        return self._ctx.config.validation_enabled
+
+    @property
+    def estimated_stepping_batches(self) -> float:
+        """Optimizer steps fit will take at most (loads the train data if it is not loaded yet)."""
+        s = self._require_session("estimated_stepping_batches")
+        if s.train_loader is None:
+            from statetrainer.loop.fit import _load_train
+            _load_train(s)
+        total = self.num_training_batches
+        if math.isinf(total):
+            return self.max_steps if self.max_steps != -1 else math.inf
+        steps = math.ceil(total / self.accumulate_grad_batches) * max(self.max_epochs, 1)
+        if self.max_epochs == -1:
+            steps = math.inf
+        return min(steps, self.max_steps) if self.max_steps != -1 else steps
+
+    # -- loggers
+    @property
+    def loggers(self) -> list:
+        return self._loggers
+
+    @loggers.setter
+    def loggers(self, value) -> None:
+        self._loggers = list(value or [])
+
+    @property
+    def logger(self):
+        return self._loggers[0] if self._loggers else None
+
+    @logger.setter
+    def logger(self, value) -> None:
+        self._loggers = [] if value is None else [value]
+
+    @property
+    def log_dir(self) -> Optional[str]:
+        from statetrainer.loggers import lifecycle
+        return lifecycle.log_dir(self._loggers, self._default_root_dir)
+
+    # -- callbacks
+    def _callbacks_named(self, name: str) -> list:
+        return [cb for cb in self.callbacks if name in {c.__name__ for c in type(cb).__mro__}]
+
+    checkpoint_callbacks = property(lambda self: self._callbacks_named("ModelCheckpoint"))
+    early_stopping_callbacks = property(lambda self: self._callbacks_named("EarlyStopping"))
+    checkpoint_callback = property(lambda self: next(iter(self.checkpoint_callbacks), None))
+    early_stopping_callback = property(lambda self: next(iter(self.early_stopping_callbacks), None))
+    progress_bar_callback = property(lambda self: next(iter(self._callbacks_named("ProgressBar")), None))
+
+
+def _one_or_list(loaders: Any):
+    if not loaders:
+        return None
+    return loaders[0] if len(loaders) == 1 else list(loaders)
+
+
+def _eval_loaders(trainer, fn: str):
+    s = trainer._session
+    if s is None or s.fn != fn:
+        return None
+    return _one_or_list(getattr(s, "eval_loaders", None))

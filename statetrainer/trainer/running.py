@@ -1,0 +1,197 @@
+"""One trainer call from start to terminal state: build the session, drive the machine, clean up."""
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any
+
+from statetrainer.errors import MisconfigurationError
+from statetrainer.loop import rng
+from statetrainer.loop.optim_step import Stepper
+from statetrainer.loop.session import Session
+from statetrainer.loop.sources import DataSources
+from statetrainer.plugins.precision import make_precision
+from statetrainer.trainer.dispatch import Dispatcher
+
+__all__ = ["run", "split_datamodule", "connect_filtered", "loop_state", "restore_loop_state"]
+
+_STEP = {"fit": "training_step", "validate": "validation_step", "test": "test_step"}
+
+
+def split_datamodule(loaders: Any, datamodule: Any, name: str):
+    from statetrainer.data.datamodule import DataModule
+    if isinstance(loaders, DataModule):
+        if datamodule is not None:
+            raise MisconfigurationError(f"`{name}` got a DataModule and `datamodule` is also set; accepted: one of them.")
+        return None, loaders
+    if loaders is not None and datamodule is not None:
+        raise MisconfigurationError(f"`{name}` and `datamodule` were both given; accepted: dataloaders or a datamodule.")
+    return loaders, datamodule
+
+
+def _resolve_model(trainer, fn: str, model):
+    from statetrainer.module.hooks import HookStubs
+    from statetrainer.module.module import StateModule
+    if model is None:
+        model = trainer._module
+        if model is None:
+            raise MisconfigurationError(f"`{fn}` got model=None and no model was given before; accepted: a StateModule.")
+    if not isinstance(model, StateModule):
+        raise MisconfigurationError(f"`model` got {type(model).__name__}; accepted: a statetrainer.StateModule instance.")
+    step = _STEP.get(fn)
+    if step and getattr(type(model), step) is getattr(HookStubs, step):
+        raise MisconfigurationError(f"`{fn}` needs `{step}` but {type(model).__name__} does not define it; accepted: "
+                                    f"a StateModule that implements {step}(batch, batch_idx).")
+    return model
+
+
+def _validation_enabled(s) -> bool:
+    from statetrainer.module.hooks import HookStubs
+    return (s.sources.is_defined("val") and getattr(type(s.module), "validation_step") is not HookStubs.validation_step
+            and s.config.limits["val"] != 0)
+
+
+def _session(trainer, fn: str, model, datamodule, **options: Any) -> Session:
+    loaders = {kind: options.pop(kind, None) for kind in ("train", "val", "test", "predict")}
+    dispatch = Dispatcher(trainer, model, trainer.callbacks, datamodule, trainer.profiler)
+    sources = DataSources(model, datamodule, dispatch, **loaders)
+    precision = make_precision(trainer._config.precision, trainer.strategy.root_device.type)
+    s = Session(fn=fn, module=model, datamodule=datamodule, dispatch=dispatch, ctx=trainer._ctx,
+                metrics=trainer._metrics, precision=precision, strategy=trainer.strategy, config=trainer._config,
+                sources=sources, callbacks=trainer.callbacks)
+    s.trainer, s.state = trainer, trainer.state
+    s.stepper = Stepper(s)
+    s.return_predictions = options.get("return_predictions", True)
+    s.on_configured = functools.partial(_on_configured, ckpt_path=options.get("ckpt_path"))
+    s.on_started = _on_started
+    return s
+
+
+def _on_configured(s, ckpt_path=None) -> None:
+    """After setup/configure_model/configure_optimizers: restore a checkpoint if one was asked for."""
+    if ckpt_path is not None:
+        from statetrainer.checkpoint import content
+        content.restore_from_path(s.trainer, ckpt_path, s.fn)
+
+
+def _on_started(s) -> None:
+    from statetrainer.loggers import lifecycle
+    lifecycle.start(s.trainer.loggers, s.module, s.datamodule)
+
+
+def _prepare(trainer, fn: str, model, datamodule) -> None:
+    model._trainer = trainer
+    trainer._module = model
+    trainer._datamodule = datamodule
+    if datamodule is not None:
+        datamodule.trainer = trainer
+    trainer._interrupted = False
+    trainer._stop.request(False)
+    trainer._ctx.fn = fn
+    trainer.state.fn = fn
+    if fn == "fit":
+        trainer.state.stop_reason = None
+
+
+def run(trainer, fn: str, model, datamodule, ckpt_path, **options: Any):
+    model = _resolve_model(trainer, fn, model)
+    if trainer._session is not None and trainer.state.status == "running":
+        from statetrainer.errors import InvalidTransitionError
+        raise InvalidTransitionError(trainer._machine.current, fn, trainer._machine.allowed())
+    _prepare(trainer, fn, model, datamodule)
+    s = _session(trainer, fn, model, datamodule, ckpt_path=ckpt_path, **options)
+    cfg = trainer._ctx.config
+    cfg.validation_enabled = _validation_enabled(s)
+    cfg.sanity_steps = trainer._config.num_sanity_val_steps
+    trainer._session = s
+    trainer.profiler.setup(stage=fn, local_rank=trainer.local_rank, log_dir=trainer.log_dir)
+    trainer._drive(trainer._machine, trainer._ACTIONS, s, fn, _on_terminal, trainer.profiler)
+    _finish(trainer, "success" if not trainer._interrupted else "interrupted")
+    if fn in ("validate", "test") and options.get("verbose", True) and trainer.is_global_zero and s.results:
+        from statetrainer.metrics import print_results
+        print_results(s.results, fn)
+    return s.results
+
+
+def _finish(trainer, status: str) -> None:
+    from statetrainer.loggers import lifecycle
+    lifecycle.finish(trainer.loggers, status)
+    trainer.profiler.describe()
+    trainer.profiler.teardown(stage=trainer.state.fn)
+
+
+def _on_terminal(s, trigger: str, exc: BaseException) -> None:
+    """Reach a terminal state, tell the listeners, tear down."""
+    trainer, p = s.trainer, s.progress
+    if s.eval_run is not None:
+        s.eval_run.close()
+    trainer._machine.force_terminal(trigger)
+    where = f"at epoch {p.epoch}, global_step={p.global_step}"
+    if trigger == "interrupt":
+        trainer._interrupted = True
+        trainer.state.stop_reason = f"interrupted by {type(exc).__name__} {where}."
+    else:
+        trainer.state.stop_reason = f"failed with {type(exc).__name__}: {exc} {where}."
+    for hook, args in (("on_exception", (exc,)), ("teardown", (s.fn,))):
+        try:
+            s.dispatch.call(hook, *args)
+        except Exception as err:  # the original exception is the one that matters
+            warnings.warn(f"{hook} raised {type(err).__name__}: {err} while handling {type(exc).__name__}")
+    if trigger == "fail":
+        from statetrainer.loggers import lifecycle
+        lifecycle.finish(trainer.loggers, "failed")
+
+
+def connect_filtered(trainer, signal, every, once):
+    """The `trainer.on(signal, every=N, once=True)` decorator (strong reference, this trainer only)."""
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+        raise MisconfigurationError(f"`every` got {every!r}; accepted: an int >= 1 or None.")
+
+    def decorator(fn):
+        from statetrainer.signals import check_receiver
+        check_receiver(signal, fn)
+        count = {"n": 0}
+
+        def receiver(sender, **payload):
+            count["n"] += 1
+            if every is not None and count["n"] % every:
+                return None
+            if once:
+                signal.disconnect(receiver, sender=trainer)
+            return fn(sender, **payload)
+        receiver.__wrapped__ = fn
+        signal.connect(receiver, sender=trainer, weak=False)
+        fn.disconnect = lambda: signal.disconnect(receiver, sender=trainer)
+        return fn
+    return decorator
+
+
+def loop_state(trainer) -> dict:
+    """The loops' position as plain data: the machine state's name, the counters, the RNG states."""
+    s = trainer._session
+    return {"state": trainer._machine.current, "progress": trainer._progress.state_dict(),
+            "rng": rng.capture(), "rng_epoch_start": getattr(s, "epoch_rng", None),
+            "batch_open": bool(getattr(s, "batch_open", False)),
+            "batch_stepped": bool(getattr(s, "batch_stepped", False)),
+            "metrics": trainer._metrics.state_dict()}
+
+
+_MID_EPOCH = {"train_batch", "val_start", "val_batch", "val_end"}
+
+
+def restore_loop_state(trainer, state: dict) -> None:
+    """Put the loops back where `loop_state` was taken; fit continues at the next batch."""
+    p = trainer._progress
+    p.load_state_dict(state.get("progress", {}))
+    trainer._metrics.load_state_dict(state.get("metrics", {}))
+    s = trainer._session
+    saved = state.get("state")
+    if saved in _MID_EPOCH and not p.epoch_skipped and state.get("rng_epoch_start") is not None:
+        p.resume_skip = p.batches_seen
+        s.resume = {"rng_epoch_start": state["rng_epoch_start"], "rng": state["rng"]}
+        s.batch_open, s.batch_stepped = state.get("batch_open", False), state.get("batch_stepped", False)
+    else:
+        p.resume_skip = 0
+        p.epoch = max(p.epoch, p.epochs_processed)
+        if state.get("rng") is not None:
+            rng.restore(state["rng"])

@@ -1,0 +1,66 @@
+"""trainer.state: Lightning's fn / status / stage, plus the machine's view."""
+from __future__ import annotations
+
+from typing import Optional
+
+from statetrainer.machine.diagram import mermaid
+from statetrainer.machine.table import STATES
+
+__all__ = ["TrainerState"]
+
+_STAGE = {s.name: s.stage for s in STATES}
+_EVAL_STAGE = {"validate": "validate", "test": "test"}
+
+
+class TrainerState:
+    """Read-only view of where the trainer is.
+
+    - fn: "fit" / "validate" / "test" / "predict" / "tune" or None
+    - status: "initializing" / "running" / "finished" / "interrupted"
+    - stage: "train" / "sanity_check" / "validate" / "test" / "predict" / None
+    - current: the machine's state name; history: recent transitions; stop_reason: why fit ended.
+    """
+
+    def __init__(self, machine_ref):
+        self._machine = machine_ref
+        self.fn: Optional[str] = None
+        self.stop_reason: Optional[str] = None
+
+    @property
+    def current(self) -> str:
+        return self._machine().current
+
+    @property
+    def history(self):
+        return list(self._machine().history)
+
+    @property
+    def status(self) -> str:
+        current = self.current
+        if current == "idle":
+            return "initializing"
+        if current == "finished":
+            return "finished"
+        if current in ("interrupted", "failed"):
+            return "interrupted"
+        return "running"
+
+    @property
+    def stage(self) -> Optional[str]:
+        current = self.current
+        if current in ("idle", "finished", "interrupted", "failed", "teardown"):
+            return None
+        if current == "setup":
+            return {"fit": "train"}.get(self.fn, self.fn)
+        stage = _STAGE[current]
+        if stage is None:
+            return _EVAL_STAGE.get(self.fn, self.fn)
+        return stage
+
+    def diagram(self) -> str:
+        """Mermaid text of the whole machine with the current state highlighted."""
+        return mermaid(self.current)
+
+    def __repr__(self) -> str:
+        return (f"TrainerState(fn={self.fn!r}, status={self.status!r}, stage={self.stage!r}, "
+                f"current={self.current!r}, stop_reason={self.stop_reason!r})")

@@ -1,0 +1,86 @@
+"""The stop rules: max_steps, max_epochs, max_time and should_stop subject to min_steps/min_epochs.
+
+A stop is a StopReason with numbers, never a mutated limit. Listeners *request* (`should_stop`,
+with an optional sentence through `explain`); the guards ask `decide()`, which grants or refuses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+__all__ = ["StopReason", "StopRules"]
+
+
+@dataclass(frozen=True)
+class StopReason:
+    rule: str
+    sentence: str
+
+    def __str__(self) -> str:
+        return self.sentence
+
+
+class StopRules:
+    """Evaluates the stop rules against the loop progress; records the reason that ended fit."""
+
+    def __init__(self, progress, max_epochs: int, max_steps: int, min_epochs: Optional[int],
+                 min_steps: Optional[int]):
+        self.progress = progress
+        self.max_epochs = max_epochs
+        self.max_steps = max_steps
+        self.min_epochs = min_epochs
+        self.min_steps = min_steps
+        self.should_stop = False
+        self._explanation: Optional[str] = None
+        self.granted: Optional[StopReason] = None
+
+    def request(self, value: bool) -> None:
+        self.should_stop = bool(value)
+        if not value:
+            self._explanation = None
+
+    def explain(self, sentence: str) -> None:
+        """Say why the current stop request was made (used in `state.stop_reason` if granted)."""
+        self._explanation = sentence
+
+    def min_met(self) -> bool:
+        p = self.progress
+        epochs_ok = not self.min_epochs or p.epochs_processed >= self.min_epochs
+        steps_ok = not self.min_steps or p.global_step >= self.min_steps
+        return epochs_ok and steps_ok
+
+    def should_stop_granted(self) -> bool:
+        return self.should_stop and self.min_met()
+
+    def decide(self, in_epoch: bool = False) -> Optional[StopReason]:
+        """The rule that ends training now, or None. `in_epoch`: only rules that end an epoch early."""
+        p = self.progress
+        if self.max_steps != -1 and p.global_step >= self.max_steps:
+            return StopReason("max_steps", f"max_steps={self.max_steps} reached at global_step={p.global_step} "
+                                           f"(epoch {p.epoch}).")
+        if not in_epoch and self.max_epochs != -1 and p.epochs_processed >= self.max_epochs:
+            return StopReason("max_epochs", f"max_epochs={self.max_epochs} reached: {p.epochs_processed} epochs "
+                                            f"completed, global_step={p.global_step}.")
+        if self.should_stop_granted():
+            return StopReason("should_stop", self._granted_sentence())
+        return None
+
+    def _granted_sentence(self) -> str:
+        p = self.progress
+        why = self._explanation or "trainer.should_stop was set to True"
+        mins = []
+        if self.min_epochs:
+            mins.append(f"min_epochs={self.min_epochs}")
+        if self.min_steps:
+            mins.append(f"min_steps={self.min_steps}")
+        met = f" once {' and '.join(mins)} were met" if mins else ""
+        return f"stop requested ({why}); granted{met} at epoch {p.epoch}, global_step={p.global_step}."
+
+    def finish(self, num_training_batches) -> StopReason:
+        """The reason recorded when fit ends normally."""
+        if num_training_batches == 0:
+            self.granted = StopReason("no_batches", "no training batches (num_training_batches=0).")
+        else:
+            self.granted = self.decide() or StopReason(
+                "data", f"training data ended at epoch {self.progress.epoch}, global_step={self.progress.global_step}.")
+        return self.granted

@@ -1,0 +1,132 @@
+"""Trainer: Lightning's Trainer surface over the loop machine."""
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Callable, Optional
+
+from statetrainer.errors import MisconfigurationError
+from statetrainer.loop import evaluate as eval_actions
+from statetrainer.loop import fit as fit_actions
+from statetrainer.loop import setup as setup_actions
+from statetrainer.loop.context import LoopContext, Ranks
+from statetrainer.loop.driver import drive
+from statetrainer.loop.progress import Progress
+from statetrainer.machine.guards import GUARDS
+from statetrainer.machine.machine import LoopMachine
+from statetrainer.metrics import MetricBook
+from statetrainer.signals import HookSignal, by_name
+from statetrainer.trainer import building, properties, running
+from statetrainer.trainer.flags import parse_flags
+from statetrainer.trainer.state import TrainerState
+from statetrainer.trainer.stopping import StopRules
+
+__all__ = ["Trainer"]
+
+ACTIONS = {"setup": setup_actions.setup, "teardown": setup_actions.teardown,
+           **fit_actions.ACTIONS, **eval_actions.ACTIONS}
+
+
+class Trainer(properties.TrainerProperties):
+    """`Trainer(**flags).fit(model, ...)`, as in Lightning; see docs/ for the machine underneath."""
+
+    def __init__(self, **flags: Any) -> None:
+        cfg = self._config = parse_flags(**flags)
+        self.accelerator, self.strategy = building.build_strategy(cfg)
+        building.apply_torch_flags(cfg)
+        self._default_root_dir = os.fspath(cfg.default_root_dir) if cfg.default_root_dir else os.getcwd()
+        self.callbacks: list = building.build_callbacks(cfg)
+        self.callbacks = setup_actions.attach_model_callbacks(self.callbacks, [])
+        self._loggers = [] if cfg.fast_dev_run else building.build_loggers(cfg, self._default_root_dir)
+        self.profiler = building.build_profiler(cfg)
+        self._progress = Progress()
+        self._stop = StopRules(self._progress, cfg.max_epochs, cfg.max_steps, cfg.min_epochs, cfg.min_steps)
+        self._ranks = Ranks(self.strategy.global_rank, self.strategy.local_rank, self.strategy.node_rank,
+                            self.strategy.world_size)
+        self._ctx = LoopContext(self._progress, self._stop, self._ranks)
+        self._ctx.config.accumulate_grad_batches = cfg.accumulate_for
+        guards = {name: functools.partial(guard, self._ctx) for name, guard in GUARDS.items()}
+        self._machine = LoopMachine(guards, lambda: (self._progress.epoch, self._progress.global_step))
+        self.state = TrainerState(lambda: self._machine)
+        self._metrics = MetricBook(cfg.log_every_n_steps, lambda: self._loggers, fast_dev_run=bool(cfg.fast_dev_run),
+                                   barebones=cfg.barebones, should_stop=lambda: self._stop.should_stop,
+                                   device=self.strategy.root_device)
+        self._session = None
+        self._module = None
+        self._datamodule = None
+        self._interrupted = False
+        self.gradient_clip_val = cfg.gradient_clip_val
+        self.gradient_clip_algorithm = cfg.gradient_clip_algorithm
+
+    # ---------------------------------------------------------------- entry points
+    def fit(self, model, train_dataloaders=None, val_dataloaders=None, datamodule=None, ckpt_path=None) -> None:
+        """Train `model`; returns when a stop rule ends training (see `state.stop_reason`)."""
+        train, datamodule = running.split_datamodule(train_dataloaders, datamodule, "train_dataloaders")
+        running.run(self, "fit", model, datamodule, ckpt_path, train=train, val=val_dataloaders)
+
+    def validate(self, model=None, dataloaders=None, ckpt_path=None, verbose: bool = True, datamodule=None):
+        """One pass over the validation data; a list with one metrics dict per dataloader."""
+        dataloaders, datamodule = running.split_datamodule(dataloaders, datamodule, "dataloaders")
+        return running.run(self, "validate", model, datamodule, ckpt_path, verbose=verbose, val=dataloaders)
+
+    def test(self, model=None, dataloaders=None, ckpt_path=None, verbose: bool = True, datamodule=None):
+        """One pass over the test data; a list with one metrics dict per dataloader."""
+        dataloaders, datamodule = running.split_datamodule(dataloaders, datamodule, "dataloaders")
+        return running.run(self, "test", model, datamodule, ckpt_path, verbose=verbose, test=dataloaders)
+
+    def predict(self, model=None, dataloaders=None, datamodule=None, return_predictions: Optional[bool] = None,
+                ckpt_path=None):
+        """predict_step over the predict data; the outputs (a list per dataloader when several)."""
+        dataloaders, datamodule = running.split_datamodule(dataloaders, datamodule, "dataloaders")
+        keep = True if return_predictions is None else bool(return_predictions)
+        return running.run(self, "predict", model, datamodule, ckpt_path, return_predictions=keep,
+                           predict=dataloaders)
+
+    def tune(self, model, train_dataloaders=None, val_dataloaders=None, datamodule=None, **kwargs: Any):
+        """Run the learning-rate and/or batch-size finders the flags ask for (see statetrainer.Tuner)."""
+        from statetrainer.tuner.tuning import Tuner
+        return Tuner(self).tune_from_flags(model, train_dataloaders, val_dataloaders, datamodule, **kwargs)
+
+    def save_checkpoint(self, filepath, weights_only: bool = False, storage_options: Any = None) -> None:
+        """Write a checkpoint atomically (global rank 0 only)."""
+        if self._module is None:
+            raise MisconfigurationError("save_checkpoint needs a model: call it after fit/validate/test/predict "
+                                        "was given one.")
+        from statetrainer.checkpoint import content
+        content.save(self, filepath, weights_only)
+
+    # ---------------------------------------------------------------- signals
+    def on(self, signal: HookSignal | str, every: int | None = None, once: bool = False) -> Callable:
+        """Decorator: connect a receiver to `signal` for this trainer only, optionally filtered."""
+        sig = by_name(signal) if isinstance(signal, str) else signal
+        return running.connect_filtered(self, sig, every, once)
+
+    # ---------------------------------------------------------------- argparse
+    @classmethod
+    def add_argparse_args(cls, parent_parser, **kwargs: Any):
+        from statetrainer.trainer.args import add_argparse_args
+        return add_argparse_args(parent_parser, **kwargs)
+
+    @classmethod
+    def from_argparse_args(cls, args, **overrides: Any) -> "Trainer":
+        from statetrainer.trainer.args import flags_from_args
+        return cls(**{**flags_from_args(args), **overrides})
+
+    # ---------------------------------------------------------------- internals used by the module
+    def _manual_backward(self, loss, *args: Any, **kwargs: Any) -> None:
+        from statetrainer.loop.training import manual_backward
+        manual_backward(self._require_session("manual_backward"), loss, *args, **kwargs)
+
+    def _require_session(self, what: str):
+        if self._session is None:
+            raise MisconfigurationError(f"{what} can only be called while the trainer is running.")
+        return self._session
+
+    def _loop_state(self) -> dict:
+        return running.loop_state(self)
+
+    def _restore_loop_state(self, state: dict) -> None:
+        running.restore_loop_state(self, state)
+
+    _ACTIONS = ACTIONS
+    _drive = staticmethod(drive)
