@@ -98,7 +98,6 @@ class ProgressBar(Callback):
         self._enabled = True
         self._trainer: Any = None
         self._losses: deque = deque(maxlen=self.LOSS_WINDOW)
-        self._last_draw: dict[int, float] = {}
         self._eval_dataloader: int | None = None
         self._train_bar_used = False
         self.train_progress_bar: tqdm | None = None
@@ -137,7 +136,7 @@ class ProgressBar(Callback):
     def _new_bar(self, description: str, leave: bool, offset: int = 0) -> tqdm:
         stream, is_tty = self._stream()
         bar = _Bar(desc=description, position=2 * self._process_position + offset if is_tty else None,
-                   disable=self.is_disabled, leave=leave, dynamic_ncols=is_tty, ncols=None if is_tty else 100,
+                   disable=self.is_disabled, leave=leave, dynamic_ncols=is_tty,
                    file=stream, smoothing=0, bar_format=self.BAR_FORMAT, mininterval=0)
         bar.line_writer = None if is_tty else stream
         return bar
@@ -163,9 +162,9 @@ class ProgressBar(Callback):
             return False
         if getattr(bar, "line_writer", None) is not None:
             now = time.monotonic()
-            if now - self._last_draw.get(id(bar), -math.inf) < self._piped_interval:
+            if now - getattr(bar, "last_drawn", -math.inf) < self._piped_interval:
                 return False
-            self._last_draw[id(bar)] = now
+            bar.last_drawn = now
         return True
 
     @staticmethod
