@@ -39,6 +39,8 @@ class _Run:
     nested: bool = False            # a validation run inside training
     inner: bool = False             # the `validate` run that a sanity check consists of
     saved_first_iter: bool | None = None
+    between_epochs: bool = False    # training: after end_epoch, before the next batch
+    requested: str = ""             # the stage begin_run was called with (end_run must name it)
 
 
 class MetricBook:
@@ -162,9 +164,14 @@ class MetricBook:
         """A loop run starts: training (once per fit), a validation run, the sanity check, test, predict."""
         if stage not in STAGES:
             raise MisconfigurationError(f"`begin_run` got stage {stage!r}; accepted: {', '.join(STAGES)}.")
-        top = self._runs[-1] if self._runs else None
+        top = self._top()
+        if top is not None and top.stage == "train" and top.between_epochs:
+            if stage == "train":
+                return                      # the next epoch of the running fit
+            self.end_run("train")           # nothing but a new call starts between epochs: fit is over
+            top = self._top()
         if stage == "validate" and top is not None and top.stage == "sanity_check":
-            self._runs.append(_Run("sanity_check", top.collection, inner=True))
+            self._runs.append(_Run("sanity_check", top.collection, inner=True, requested=stage))
             return
         if stage == "validate" and any(run.stage == "train" for run in self._runs):
             run = _Run(stage, MetricCollection(False, self._sync), nested=True, saved_first_iter=self._first_iter)
@@ -172,6 +179,7 @@ class MetricBook:
             run = self._fresh_run(stage)
         if stage in _EVAL:
             self._eval_outputs, self._previous_dl = [], 0
+        run.requested = stage
         self._runs.append(run)
 
     def _fresh_run(self, stage: str) -> _Run:
@@ -191,6 +199,7 @@ class MetricBook:
             return
         if run.stage == "train":
             self._apply_pending_step()
+            run.between_epochs = False
         elif dataloader_idx != self._previous_dl:
             self._store_dataloader_outputs(run.collection)
         self._previous_dl = dataloader_idx
@@ -217,8 +226,9 @@ class MetricBook:
 
     def _end_train_batch(self, collection: MetricCollection, global_step: int, epoch: int,
                          stepped: bool | None) -> None:
-        if stepped is None:
-            stepped = self._last_global_step is None or global_step != self._last_global_step
+        if stepped is None:             # infer: did an optimizer step happen since the last batch?
+            last = self.batches_that_stepped if self._last_global_step is None else self._last_global_step
+            stepped = global_step != last
         self._last_global_step = global_step
         if not stepped:
             return
@@ -277,6 +287,7 @@ class MetricBook:
             self._emit(collection.views(False).log, epoch, default_step=self.batches_that_stepped - 1)
             collection.reset()
             self._first_iter = None
+            run.between_epochs = True
             return None
         return self._end_eval_epoch(run, collection, epoch)
 
@@ -293,7 +304,7 @@ class MetricBook:
 
     def end_run(self, stage: str) -> None:
         """After `on_validation_end` / `on_test_end` / `on_train_end` / `on_sanity_check_end`."""
-        if not self._runs:
+        if not self._runs or self._runs[-1].requested != stage:
             return
         run = self._runs.pop()
         if run.inner or run.collection is None:

@@ -100,6 +100,16 @@ def _callback_class(base: type, scenario: Scenario, trace: list) -> type:
     for hook in CALLBACK_HOOKS:
         if hook in scenario.snapshots:
             setattr(Recorder, hook, make(hook))
+    if scenario.stop_at is not None:
+        record_batch_end = getattr(Recorder, "on_train_batch_end", None)
+
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            if record_batch_end is not None:
+                record_batch_end(self, trainer, module, outputs, batch, batch_idx)
+            if (trainer.current_epoch, batch_idx) == scenario.stop_at:
+                trainer.should_stop = True
+
+        Recorder.on_train_batch_end = on_train_batch_end
     return Recorder
 
 

@@ -54,7 +54,8 @@ class Replay:
         assert not unknown, f"replay does not model {unknown}"
         self.scenario, self.kwargs = scenario, kwargs
         self.trace: list = []
-        self.book = MetricBook(kwargs["log_every_n_steps"], lambda: [self.logger])
+        self.stop = False
+        self.book = MetricBook(kwargs["log_every_n_steps"], lambda: [self.logger], should_stop=lambda: self.stop)
         self.logger = _Logger(self.trace)
         self.module = _FakeModule(self.book, scenario)
         self.epoch = 0
@@ -91,7 +92,9 @@ class Replay:
         for epoch in range(self.kwargs["max_epochs"]):
             self.epoch = epoch
             self._train_epoch()
-        self.epoch = self.kwargs["max_epochs"]
+            if self.stop:
+                break
+        self.epoch += 1
         self.hook("on_train_end")
         self.book.end_run("train")
 
@@ -102,6 +105,8 @@ class Replay:
             self._train_batch(batch, batch_idx, is_last=batch_idx == len(batches) - 1)
             if self._validate_now(batch_idx, len(batches)):
                 self._evaluation("validation", self.scenario.val, 100, limit=self.kwargs.get("limit_val_batches"))
+            if self.stop:
+                break
         self.book.epoch_end_reached("train")
         self.hook("on_train_epoch_end")
         self.book.end_epoch("train", self.global_step, self.epoch)
@@ -118,12 +123,15 @@ class Replay:
             self.hook("on_before_optimizer_step", batch=batch_idx)
             self.global_step += 1
         self.hook("on_train_batch_end", batch_idx, batch=batch_idx)
+        self.stop = self.stop or (self.epoch, batch_idx) == self.scenario.stop_at
         self.book.end_batch("train", self.global_step, self.epoch, is_last, stepped=steps)
 
     def _validate_now(self, batch_idx: int, num_batches: int) -> bool:
         every_epoch = self.kwargs.get("check_val_every_n_epoch", 1)
         if (self.epoch + 1) % every_epoch:
             return False
+        if self.stop:
+            return True
         interval = self.kwargs.get("val_check_interval", 1.0)
         check_batch = interval if isinstance(interval, int) else int(num_batches * interval)
         return (batch_idx + 1) % check_batch == 0

@@ -108,6 +108,13 @@ SCENARIOS = [
         snapshots=("on_train_epoch_end",), trainer=dict(log_every_n_steps=0, limit_val_batches=1)),
 ]
 
+SCENARIOS.append(Scenario(
+    "stop_requested_mid_epoch",
+    [LogCall("training_step", "loss", by_batch, dict(on_step=True, on_epoch=True)),
+     LogCall("validation_step", "v", by_batch)],
+    snapshots=("on_train_batch_end", "on_validation_end", "on_train_epoch_end", "on_train_end"),
+    train=(16, 2), trainer=dict(log_every_n_steps=50, max_epochs=3), stop_at=(1, 2)))
+
 # Scenarios that must fail the same way under every runner (the first offending call raises).
 ERROR_SCENARIOS = [
     Scenario("log_in_configure_optimizers", [LogCall("configure_optimizers", "x", 1.0)]),

@@ -62,6 +62,7 @@ class Scenario:
     test: tuple[tuple[int, int], ...] = ((6, 4),)
     trainer: dict = field(default_factory=dict)
     metric_attributes: tuple[str, ...] = ()      # torchmetrics.SumMetric attributes of the module
+    stop_at: tuple[int, int] | None = None       # (epoch, batch): on_train_batch_end sets should_stop
 
     def trainer_kwargs(self) -> dict:
         kwargs = dict(max_epochs=2, log_every_n_steps=1, num_sanity_val_steps=2)
