@@ -65,10 +65,9 @@ class EvalRun:
         return False
 
     # ---------------------------------------------------------------- actions
-    def start(self, zero_grad: bool = False) -> None:
+    def start(self) -> None:
         s = self.s
-        if zero_grad:
-            s.dispatch.call_module("on_validation_model_zero_grad")
+        self._modes = {m: m.training for m in s.module.modules()} if self.hooks["train"] is None else None
         self._grad_ctx = torch.inference_mode() if self.inference else torch.no_grad()
         self._grad_ctx.__enter__()
         s.dispatch.call_module(self.hooks["eval"])
@@ -103,6 +102,9 @@ class EvalRun:
         s.dispatch.call(self.hooks["end"])
         if self.hooks["train"] is not None:
             s.dispatch.call_module(self.hooks["train"])
+        else:  # predict has no *_model_train hook: the modules get their modes back (as Lightning)
+            for submodule, mode in self._modes.items():
+                submodule.training = mode
         s.metrics.end_run(self.stage)
         self.close()
 

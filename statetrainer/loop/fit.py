@@ -12,6 +12,7 @@ from statetrainer.loop.data import Fetcher, count_batches, set_sampler_epoch, wi
 from statetrainer.loop.evaluation import EvalRun
 from statetrainer.loop.optim_step import step_schedulers
 from statetrainer.loop.training import run_training_batch
+from statetrainer.machine.guards import _validation_epoch
 
 __all__ = ["ACTIONS"]
 
@@ -29,11 +30,13 @@ def _val_loaders(s) -> tuple[list, list]:
 
 
 def _start_eval(s, kind: str, stage: str, limits_cap: float = math.inf, zero_grad: bool = False) -> str:
+    if zero_grad:
+        s.dispatch.call_module("on_validation_model_zero_grad")
     loaders, limits = _val_loaders(s)
     limits = [min(limit, limits_cap) for limit in limits]
     s.eval_run = EvalRun(s, kind, stage, loaders, limits, inference=False)
     s.ctx.eval_has_next = s.eval_run.has_next
-    s.eval_run.start(zero_grad=zero_grad)
+    s.eval_run.start()
     return "started"
 
 
@@ -105,6 +108,9 @@ def train_start(s) -> str:
     if s.ctx.config.num_training_batches == 0:
         s.training_skipped = True
         return "started"
+    if _validation_epoch(s.ctx) and s.val_loaders is None:
+        _val_loaders(s)  # Lightning loads the validation data before on_train_start when it will validate
+    s.metrics.begin_run("train")
     s.dispatch.call("on_train_start")
     return "started"
 
@@ -116,7 +122,6 @@ def epoch_start(s) -> str:
     set_sampler_epoch(s.train_loader, p.epochs_processed)
     skip = p.resume_skip
     p.resume_skip = 0
-    s.metrics.begin_run("train")
     if skip:  # resume mid-epoch: replay the sampler from the epoch's start
         rng.restore(s.resume["rng_epoch_start"])
     else:
@@ -136,11 +141,8 @@ def close_batch(s) -> None:
     if not s.batch_open:
         return
     s.batch_open = False
-    p = s.progress
-    stepped = s.batch_stepped
-    if stepped:
-        step_schedulers(s, "step", True, p.batch_idx)
-        p.batches_that_stepped += 1
+    if s.batch_stepped:
+        step_schedulers(s, "step", True, s.progress.batch_idx)
 
 
 def train_batch(s) -> str:
@@ -171,7 +173,7 @@ def train_batch(s) -> str:
         step_schedulers(s, "epoch", False, p.epoch)
     s.batch_open = True
     s.dispatch.call("on_train_batch_end", outputs, batch, batch_idx)
-    s.metrics.end_batch("train", p.global_step, p.epoch, p.is_last_batch)
+    s.metrics.end_batch("train", p.global_step, p.epoch, p.is_last_batch, stepped=s.batch_stepped)
     return "batch_done"
 
 
@@ -193,6 +195,7 @@ def train_end(s) -> str:
     s.state.stop_reason = str(s.stop.finish(s.ctx.config.num_training_batches))
     if not s.training_skipped:
         s.dispatch.call("on_train_end")
+        s.metrics.end_run("train")
     s.dispatch.call("on_fit_end")
     return "ended"
 

@@ -17,7 +17,6 @@ class Progress:
     batch_idx: int = -1           # index of the current training batch in its epoch
     batches_seen: int = 0         # training batches fetched this epoch
     total_batch_idx: int = -1     # training batches across epochs, minus one
-    batches_that_stepped: int = 0  # the logging step (Lightning's _batches_that_stepped)
     is_last_batch: bool = False
     epoch_skipped: bool = False   # on_train_batch_start returned -1
     resume_skip: int = 0          # batches to skip at the start of the next epoch (resume mid-epoch)

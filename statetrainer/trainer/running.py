@@ -103,6 +103,7 @@ def run(trainer, fn: str, model, datamodule, ckpt_path, **options: Any):
     cfg = trainer._ctx.config
     cfg.validation_enabled = _validation_enabled(s)
     cfg.sanity_steps = trainer._config.num_sanity_val_steps
+    cfg.check_val_every_n_epoch = trainer._config.check_val_every_n_epoch
     trainer._session = s
     trainer.profiler.setup(stage=fn, local_rank=trainer.local_rank, log_dir=trainer.log_dir)
     trainer._drive(trainer._machine, trainer._ACTIONS, s, fn, _on_terminal, trainer.profiler)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .compare import assert_outcome_matches
+from .compare import assert_outcome_matches, with_documented_differences
 from .harness import run_scenario
 from .registry import all_scenarios
 
@@ -41,4 +41,4 @@ def test_statetrainer_matches_golden(path, tmp_path):
     require_statetrainer()
     golden = json.loads(path.read_text())
     outcome = run_scenario("statetrainer", all_scenarios()[golden["scenario"]], str(tmp_path))
-    assert_outcome_matches(outcome, golden)
+    assert_outcome_matches(outcome, golden, with_documented_differences)
