@@ -10,7 +10,6 @@ from typing import Any
 import torch
 
 from statetrainer.loop.data import Fetcher
-from statetrainer.signals import CATALOGUE
 
 __all__ = ["EvalRun", "HOOKS"]
 
@@ -50,7 +49,6 @@ class EvalRun:
         self._fetcher: Fetcher | None = None
         self._grad_ctx = None
         self.results: list[dict] | None = None
-        self._step_signal = CATALOGUE[self.hooks["step"]]
 
     # ---------------------------------------------------------------- guards
     def has_next(self) -> bool:
@@ -87,8 +85,6 @@ class EvalRun:
         s.dispatch.call(hooks["batch_start"], *args)
         with s.precision.autocast():
             outputs = s.dispatch.call_module(hooks["step"], *args)
-        if self._step_signal.receivers:
-            s.dispatch.emit(hooks["step"], batch=batch, batch_idx=batch_idx, dataloader_idx=dl_idx, outputs=outputs)
         if self.keep:
             self.predictions[dl_idx].append(outputs)
         s.dispatch.call(hooks["batch_end"], outputs, *args)

@@ -30,8 +30,6 @@ class Stepper:
             s.dispatch.call("on_before_optimizer_step", step_opt)
             if automatic:
                 s.dispatch.call_module("configure_gradient_clipping", step_opt, s.clip_val, s.clip_algorithm)
-                s.dispatch.emit("configure_gradient_clipping", optimizer=step_opt,
-                                   gradient_clip_val=s.clip_val, gradient_clip_algorithm=s.clip_algorithm)
             return out
         return run
 

@@ -7,11 +7,9 @@ import torch
 
 from statetrainer.errors import MisconfigurationError
 from statetrainer.machine.guards import accumulation_boundary
-from statetrainer.signals import CATALOGUE
 
 __all__ = ["run_training_batch", "split_training_output", "manual_backward"]
 
-_TRAINING_STEP = CATALOGUE["training_step"]
 
 
 def split_training_output(out: Any, automatic: bool) -> tuple[Any, dict]:
@@ -37,8 +35,6 @@ def split_training_output(out: Any, automatic: bool) -> tuple[Any, dict]:
 def _training_step(s, batch, batch_idx) -> Any:
     with s.precision.autocast():
         out = s.dispatch.call_module("training_step", batch, batch_idx)
-    if _TRAINING_STEP.receivers:
-        s.dispatch.emit("training_step", batch=batch, batch_idx=batch_idx, outputs=out)
     return out
 
 

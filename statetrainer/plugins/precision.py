@@ -58,8 +58,6 @@ class Precision:
         if self.scaler is not None:
             loss = self.scaler.scale(loss)
         dispatch.call_module("backward", loss, *args, **kwargs)
-        if dispatch.module is not None:
-            dispatch.emit("backward", loss=loss)
 
     def unscale(self, optimizer) -> None:
         if self.scaler is not None:

@@ -54,6 +54,7 @@ class Dispatcher:
         self.datamodule = datamodule
         self.profiler = profiler if profiler is not None and getattr(profiler, "active", True) else None
         self._plans: dict[str, tuple[Callable, ...]] = {}
+        self._fx_state = module.__dict__ if module is not None else {}
 
     # ------------------------------------------------------------------ plans
     def _group(self, group: str, hook: str) -> list[Callable]:
@@ -87,7 +88,7 @@ class Dispatcher:
 
     def plan(self, hook: str) -> tuple[Callable, ...]:
         plan = self._plans.get(hook)
-        if plan is None:
+        if plan is None:  # built on first use, cached until the callbacks change
             targets = CATALOGUE[hook].targets
             plan = tuple(fn for group in ORDER.get(hook, _DEFAULT) if _target(group) in targets
                          for fn in self._group(group, hook))
@@ -100,17 +101,19 @@ class Dispatcher:
     # ------------------------------------------------------------------ calls
     def call(self, hook: str, *args: Any) -> Any:
         """Run every listener of `hook`; return the module's return value (e.g. -1 from on_train_batch_start)."""
-        module = self.module
-        previous = module._current_fx_name
-        module._current_fx_name = hook
+        plan = self._plans.get(hook) or self.plan(hook)
         result = None
-        try:
-            for fn in self.plan(hook):
-                out = fn(*args)
-                if out is not None:
-                    result = out
-        finally:
-            module._current_fx_name = previous
+        if plan:
+            state = self._fx_state  # the module's __dict__: nn.Module.__setattr__ is slow on the hot path
+            previous = state.get("_current_fx_name")
+            state["_current_fx_name"] = hook
+            try:
+                for fn in plan:
+                    out = fn(*args)
+                    if out is not None:
+                        result = out
+            finally:
+                state["_current_fx_name"] = previous
         signal = CATALOGUE[hook]
         if signal.receivers:
             self.send(signal, args)
@@ -118,17 +121,20 @@ class Dispatcher:
 
     def call_module(self, hook: str, *args: Any, **kwargs: Any) -> Any:
         """Call a module method that always runs (steps, backward, optimizer_step, mode switches)."""
-        module = self.module
-        previous = module._current_fx_name
-        module._current_fx_name = hook
+        state = self._fx_state
+        previous = state.get("_current_fx_name")
+        state["_current_fx_name"] = hook
         try:
             if self.profiler is None:
-                result = getattr(module, hook)(*args, **kwargs)
+                result = getattr(self.module, hook)(*args, **kwargs)
             else:
-                with self.profiler.profile(f"[StateModule]{type(module).__name__}.{hook}"):
-                    result = getattr(module, hook)(*args, **kwargs)
+                with self.profiler.profile(f"[StateModule]{type(self.module).__name__}.{hook}"):
+                    result = getattr(self.module, hook)(*args, **kwargs)
         finally:
-            module._current_fx_name = previous
+            state["_current_fx_name"] = previous
+        signal = CATALOGUE.get(hook)
+        if signal is not None and signal.receivers:
+            self.send(signal, args, {"outputs": result} if "outputs" in signal.fields else None)
         return result
 
     def send(self, signal, args: tuple, extra: dict | None = None) -> None:
@@ -138,6 +144,9 @@ class Dispatcher:
         payload = dict(zip(signal.fields, args))
         if extra:
             payload.update(extra)
+        if len(payload) < len(signal.fields):  # optional arguments the hook was called without
+            for name in signal.fields:
+                payload.setdefault(name, 0 if name == "dataloader_idx" else None)
         if self.profiler is None:
             signal.send(self.sender, **payload)
         else:
