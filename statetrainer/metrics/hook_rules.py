@@ -106,20 +106,21 @@ HOOK_RULES: dict[str, LogRule | None] = {
 }
 
 LOGGING_HOOKS: tuple[str, ...] = tuple(name for name, rule in HOOK_RULES.items() if rule is not None)
+_ACCEPTED_HOOKS = ("the training/validation/test step and batch hooks, the backward/optimizer/zero_grad hooks, and "
+                   "on_{train,validation,test}_start / _epoch_start / _epoch_end (table in docs/logging.md)")
 
 
 def resolve_levels(fx: str | None, name: str, on_step: bool | None, on_epoch: bool | None) -> tuple[bool, bool]:
     """Check that `fx` may log and return (on_step, on_epoch) with the hook's defaults filled in."""
     if fx is None:
         raise MisconfigurationError(
-            f"`self.log({name!r})` was called outside any hook the Trainer runs; accepted: a call from one of "
-            f"the hooks {', '.join(LOGGING_HOOKS)}.")
+            f"`self.log({name!r})` was called outside the hooks the Trainer runs; accepted: {_ACCEPTED_HOOKS}.")
     rule = HOOK_RULES.get(fx)
     if rule is None:
         where = "a hook where logging is not allowed" if fx in HOOK_RULES else "an unknown hook"
         raise MisconfigurationError(
-            f"`self.log({name!r})` was called inside `{fx}`, {where}; accepted hooks: {', '.join(LOGGING_HOOKS)} "
-            "(write to `self.logger.experiment` directly elsewhere).")
+            f"`self.log({name!r})` was called inside `{fx}`, {where}; accepted: {_ACCEPTED_HOOKS} "
+            "(elsewhere write to `self.logger.experiment` directly).")
     on_step = rule.default_on_step if on_step is None else on_step
     on_epoch = rule.default_on_epoch if on_epoch is None else on_epoch
     for flag, value, allowed in (("on_step", on_step, rule.allowed_on_step),
