@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import torch
+
 __all__ = ["Stepper", "step_schedulers"]
 
 
@@ -28,10 +30,34 @@ class Stepper:
             out = closure() if closure is not None else None
             s.precision.unscale(optimizer)
             s.dispatch.call("on_before_optimizer_step", step_opt)
+            if s.config.track_grad_norm != -1:
+                _log_grad_norms(s, s.config.track_grad_norm)
             if automatic:
                 s.dispatch.call_module("configure_gradient_clipping", step_opt, s.clip_val, s.clip_algorithm)
             return out
         return run
+
+
+def grad_norms(module, norm_type) -> dict:
+    """{"grad_<p>_norm/<param>": norm, ..., "grad_<p>_norm_total": norm of the norms} (Lightning 1.x names)."""
+    p = float(norm_type)
+    norms = {f"grad_{p}_norm/{name}": param.grad.detach().norm(p)
+             for name, param in module.named_parameters() if param.grad is not None}
+    if norms:
+        norms[f"grad_{p}_norm_total"] = torch.stack(list(norms.values())).norm(p)
+    return norms
+
+
+def _log_grad_norms(s, norm_type) -> None:
+    """track_grad_norm: log the gradient p-norms before the optimizer steps."""
+    norms = grad_norms(s.module, norm_type)
+    if norms:
+        state = s.module.__dict__
+        previous, state["_current_fx_name"] = state.get("_current_fx_name"), "on_before_optimizer_step"
+        try:
+            s.module.log_dict(norms, on_step=True, on_epoch=True)
+        finally:
+            state["_current_fx_name"] = previous
 
 
 def step_schedulers(session, interval: str, plateau: bool, index: int) -> None:
