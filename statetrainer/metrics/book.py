@@ -161,21 +161,23 @@ class MetricBook:
 
     # ------------------------------------------------------------------ call points of the loops
     def begin_run(self, stage: str) -> None:
-        """A loop run starts: training (once per fit), a validation run, the sanity check, test, predict."""
+        """A loop run starts: training (once per fit), a validation run, the sanity check, test, predict.
+
+        Only a validation run nests (inside a training epoch, or as the sanity check's run); any
+        other start ends whatever was left open (a fit that failed, a fit whose end was not told).
+        """
         if stage not in STAGES:
             raise MisconfigurationError(f"`begin_run` got stage {stage!r}; accepted: {', '.join(STAGES)}.")
         top = self._top()
-        if top is not None and top.stage == "train" and top.between_epochs:
-            if stage == "train":
-                return                      # the next epoch of the running fit
-            self.end_run("train")           # nothing but a new call starts between epochs: fit is over
-            top = self._top()
+        if stage == "train" and top is not None and top.stage == "train" and top.between_epochs:
+            return                              # a loop that announces every epoch: same fit
         if stage == "validate" and top is not None and top.stage == "sanity_check":
             self._runs.append(_Run("sanity_check", top.collection, inner=True, requested=stage))
             return
-        if stage == "validate" and any(run.stage == "train" for run in self._runs):
+        if stage == "validate" and top is not None and top.stage == "train" and not top.between_epochs:
             run = _Run(stage, MetricCollection(False, self._sync), nested=True, saved_first_iter=self._first_iter)
         else:
+            self._runs.clear()
             run = self._fresh_run(stage)
         if stage in _EVAL:
             self._eval_outputs, self._previous_dl = [], 0

@@ -350,3 +350,37 @@ def test_log_dict_shares_the_options(logger):
 def test_begin_run_refuses_an_unknown_stage():
     with pytest.raises(MisconfigurationError, match="`begin_run` got stage 'fit'"):
         MetricBook(1, lambda: []).begin_run("fit")
+
+
+def test_a_run_left_open_by_a_failure_does_not_leak_into_the_next_call(logger):
+    book = MetricBook(1, lambda: [logger])
+    book.begin_run("train")
+    train_batch(book, 0, 1, [("training_step", "x", 1.0, {})], 1)
+    book.begin_run("validate")                      # validation inside the epoch ...
+    book.begin_batch(torch.zeros(1), 0)
+    book.log("validation_step", "v", 2.0)           # ... that raises: no end_batch / end_run follow
+    assert val_run(book, [(1, 5.0)]) == [{"v_epoch": 5.0}]      # a later validate() call
+    assert floats(book.callback_metrics) == {"v": 5.0, "v_epoch": 5.0}
+    assert book._runs == []
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1e3, 1e3, allow_nan=False), st.integers(1, 9)), min_size=1, max_size=12),
+       st.sampled_from(["mean", "sum", "max", "min"]))
+def test_epoch_reduction_matches_the_definition(batches, reduce):
+    book = MetricBook(1, lambda: [])
+    book.begin_run("validate")
+    for idx, (value, size) in enumerate(batches):
+        book.begin_batch(torch.zeros(size, 1), idx)
+        book.log("validation_step", "v", value, reduce_fx=reduce)
+        book.end_batch("validate", 0, 0)
+    book.epoch_end_reached("validate")
+    [result] = book.end_epoch("validate", 0, 0)
+    values = [torch.tensor(v, dtype=torch.float32).item() for v, _ in batches]
+    sizes = [s for _, s in batches]
+    expected = {"mean": sum(v * s for v, s in zip(values, sizes)) / sum(sizes), "sum": sum(values),
+                "max": max(values), "min": min(values)}[reduce]
+    assert result["v"] == pytest.approx(expected, rel=1e-4, abs=1e-2)
