@@ -129,3 +129,28 @@ def test_same_names_types_and_counts_as_lightning():
                              (theirs.total_parameters, "Total params")]:
             assert f"{human_count(count):<10}{label}" in table
         assert f"{theirs.model_size:,.3f}     Total estimated model params size (MB)" in table
+
+
+def test_a_trainer_prints_the_summary_at_fit_start_unless_disabled(capsys):
+    import statetrainer as st
+    from torch.utils.data import DataLoader, TensorDataset
+
+    class Tiny(st.StateModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.Linear(2, 1)
+
+        def training_step(self, batch, batch_idx):
+            return self.layer(batch[0]).sum()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    loader = DataLoader(TensorDataset(torch.randn(4, 2)), batch_size=4)
+    for enabled in (True, False):
+        trainer = st.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=enabled)
+        trainer.fit(Tiny(), loader)
+        out = capsys.readouterr().out
+        assert ("0 | layer | Linear | 3      | train\n" in out) is enabled
+        assert ("3         Total params" in out) is enabled

@@ -194,3 +194,40 @@ def test_print_goes_above_the_active_bar():
 def test_bad_refresh_rate_is_refused():
     with pytest.raises(MisconfigurationError, match=r"`refresh_rate` got -1; accepted: an int >= 0"):
         ProgressBar(refresh_rate=-1)
+
+
+def _real_fit(**flags):
+    import statetrainer as st
+    from torch.utils.data import DataLoader, TensorDataset
+
+    class Tiny(st.StateModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, batch_idx):
+            return self.layer(batch[0]).pow(2).mean()
+
+        def validation_step(self, batch, batch_idx):
+            self.log("val_metric", self.layer(batch[0]).mean(), prog_bar=True)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    loader = DataLoader(TensorDataset(torch.randn(12, 2)), batch_size=4)
+    trainer = st.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_model_summary=False,
+                         num_sanity_val_steps=1, limit_val_batches=2, **flags)
+    trainer.fit(Tiny(), loader, loader)
+    return trainer
+
+
+def test_real_fit_prints_bars_when_captured_and_nothing_when_disabled(capsys):
+    trainer = _real_fit()
+    assert isinstance(trainer.progress_bar_callback, ProgressBar)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines if line.startswith("Epoch")][-1] == "Epoch 1"
+    assert any(line.startswith("Sanity Checking DataLoader 0: 100%|") for line in lines)
+    final = [line for line in lines if line.startswith("Epoch 1: 100%|")][-1]
+    assert re.search(r"3/3 \[.*, loss=\d\.\d+, val_metric=-?\d\.\d+\]$", final)
+    _real_fit(enable_progress_bar=False)
+    assert capsys.readouterr().out == ""

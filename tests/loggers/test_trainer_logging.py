@@ -162,3 +162,24 @@ def test_logger_false_writes_nothing(tmp_path):
     assert trainer.loggers == [] and trainer.logger is None
     assert trainer.log_dir == str(tmp_path)
     assert os.listdir(tmp_path) == []
+
+
+def test_log_graph_traces_the_module_when_the_run_starts(tmp_path):
+    from .events import graphs
+
+    model = make_module_class(st.StateModule)()
+    model.example_input_array = torch.zeros(2, 3)
+    logger = st.loggers.TensorBoardLogger(tmp_path, log_graph=True)
+    trainer = st.Trainer(max_epochs=1, logger=logger, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, limit_train_batches=1, limit_val_batches=1)
+    trainer.fit(model, DataLoader(_data(), batch_size=4), DataLoader(_data(), batch_size=4))
+    (graph,) = graphs(logger.log_dir)
+    assert [(node.name.rsplit("_", 1)[0] if "aten" in node.op else node.name, node.op) for node in graph.node] == [
+        ("input/x", "IO Node"),
+        ("Regression/net/0/bias", "Parameter"), ("Regression/net/0/weight", "Parameter"),
+        ("Regression/net/0/aten::linear", "aten::linear"),
+        ("Regression/net/1/aten::tanh", "aten::tanh"),
+        ("Regression/net/2/bias", "Parameter"), ("Regression/net/2/weight", "Parameter"),
+        ("Regression/net/2/aten::linear", "aten::linear"),
+        ("output/output.0", "IO Node"),
+    ]
