@@ -105,8 +105,8 @@ def _load_train(s) -> None:
 
 def train_start(s) -> str:
     _load_train(s)
-    if s.ctx.config.num_training_batches == 0:
-        s.training_skipped = True
+    if s.ctx.config.num_training_batches == 0 or s.stop.decide() is not None:
+        s.training_skipped = True  # as Lightning: no on_train_start/end when a rule already holds
         return "started"
     if _validation_epoch(s.ctx) and s.val_loaders is None:
         _val_loaders(s)  # Lightning loads the validation data before on_train_start when it will validate

@@ -62,7 +62,8 @@ def build_callbacks(cfg) -> list:
         timer = _optional("statetrainer.callbacks.timer", "Timer")
         if timer is None:
             raise MisconfigurationError("`max_time` needs the Timer callback, which is missing from this install.")
-        callbacks.append(timer(duration=cfg.max_time, interval="step"))
+        from statetrainer.callbacks.timer import parse_duration
+        callbacks.append(timer(duration=parse_duration(cfg.max_time, "max_time"), interval="step"))
     if len(cfg.accumulate) > 1:
         sched = _optional("statetrainer.callbacks.gradient_accumulation_scheduler", "GradientAccumulationScheduler")
         if sched is not None and not _has(callbacks, "GradientAccumulationScheduler"):

@@ -32,12 +32,14 @@ class StopRules:
         self.min_steps = min_steps
         self.should_stop = False
         self._explanation: Optional[str] = None
+        self._first: Optional[StopReason] = None  # the reason as worded when a guard first saw it hold
         self.granted: Optional[StopReason] = None
 
     def request(self, value: bool) -> None:
         self.should_stop = bool(value)
         if not value:
             self._explanation = None
+            self._first = None
 
     def explain(self, sentence: str) -> None:
         """Say why the current stop request was made (used in `state.stop_reason` if granted)."""
@@ -53,7 +55,16 @@ class StopRules:
         return self.should_stop and self.min_met()
 
     def decide(self, in_epoch: bool = False) -> Optional[StopReason]:
-        """The rule that ends training now, or None. `in_epoch`: only rules that end an epoch early."""
+        """The rule that ends training now, or None. `in_epoch`: only rules that end an epoch early.
+
+        The first reason seen is kept, so `stop_reason` names the epoch in which the stop happened
+        (not the epoch counter after the last epoch end)."""
+        reason = self._rule_now(in_epoch)
+        if reason is not None and self._first is None:
+            self._first = reason
+        return reason
+
+    def _rule_now(self, in_epoch: bool) -> Optional[StopReason]:
         p = self.progress
         if self.max_steps != -1 and p.global_step >= self.max_steps:
             return StopReason("max_steps", f"max_steps={self.max_steps} reached at global_step={p.global_step} "
@@ -81,6 +92,8 @@ class StopRules:
         if num_training_batches == 0:
             self.granted = StopReason("no_batches", "no training batches (num_training_batches=0).")
         else:
-            self.granted = self.decide() or StopReason(
+            now, first = self.decide(), self._first
+            self.granted = first if now is not None and first is not None and first.rule == now.rule else now
+            self.granted = self.granted or StopReason(
                 "data", f"training data ended at epoch {self.progress.epoch}, global_step={self.progress.global_step}.")
         return self.granted
