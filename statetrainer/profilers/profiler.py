@@ -24,6 +24,9 @@ class Profiler(ABC):
         filename: write the report to ``<stage>-<filename>[-<rank>].txt`` instead of printing it.
     """
 
+    #: False for a profiler that records nothing: the trainer then skips wrapping its calls.
+    active = True
+
     def __init__(self, dirpath: str | os.PathLike | None = None, filename: str | None = None) -> None:
         self.dirpath = None if dirpath is None else os.fspath(dirpath)
         self.filename = filename
@@ -117,6 +120,8 @@ class Profiler(ABC):
 
 class PassThroughProfiler(Profiler):
     """Records nothing: what ``Trainer(profiler=None)`` holds (the trainer skips wrapping calls with it)."""
+
+    active = False
 
     def start(self, action_name: str) -> None:
         pass

@@ -170,6 +170,7 @@ def test_pass_through_profiler_records_and_prints_nothing(capsys):
         assert name == "a"
     profiler.describe()
     assert capsys.readouterr().out == "" and profiler.summary() == ""
+    assert (profiler.active, SimpleProfiler().active, AdvancedProfiler().active) == (False, True, True)
 
 
 def test_resolve_profiler_flag():
