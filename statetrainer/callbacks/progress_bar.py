@@ -221,6 +221,8 @@ class ProgressBar(Callback):
 
     def _eval_total(self, stage: str, dataloader_idx: int) -> float | None:
         counts = getattr(self._trainer, _EVAL_TOTALS[stage], None)
+        if counts is None and stage in ("test", "predict"):  # a trainer that counts every evaluation run there
+            counts = getattr(self._trainer, "num_val_batches", None)
         if isinstance(counts, (list, tuple)):
             return counts[dataloader_idx] if dataloader_idx < len(counts) else None
         return counts

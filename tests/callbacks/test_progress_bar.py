@@ -231,3 +231,27 @@ def test_real_fit_prints_bars_when_captured_and_nothing_when_disabled(capsys):
     assert re.search(r"3/3 \[.*, loss=\d\.\d+, val_metric=-?\d\.\d+\]$", final)
     _real_fit(enable_progress_bar=False)
     assert capsys.readouterr().out == ""
+
+
+def test_real_test_and_predict_bars_know_their_totals(capsys):
+    import statetrainer as st
+    from torch.utils.data import DataLoader, TensorDataset
+
+    class Tiny(st.StateModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def test_step(self, batch, batch_idx):
+            self.log("t", self.layer(batch[0]).mean())
+
+        def predict_step(self, batch, batch_idx):
+            return self.layer(batch[0])
+
+    loader = DataLoader(TensorDataset(torch.randn(12, 2)), batch_size=4)
+    trainer = st.Trainer(logger=False, enable_checkpointing=False, enable_model_summary=False)
+    trainer.test(Tiny(), loader, verbose=False)
+    trainer.predict(Tiny(), loader)
+    lines = capsys.readouterr().out.splitlines()
+    assert [_counts([line])[0] for line in lines] == ["1/3", "3/3", "1/3", "3/3"]
+    assert [line.split(":")[0] for line in lines] == ["Testing DataLoader 0"] * 2 + ["Predicting DataLoader 0"] * 2
