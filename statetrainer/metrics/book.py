@@ -316,9 +316,7 @@ class MetricBook:
             self._first_iter, self._current_fx = None, None
         if run.nested:
             self._first_iter = run.saved_first_iter
-        elif run.stage == "sanity_check":
-            self._reset_dicts()
-        else:
+        elif run.stage != "sanity_check":   # sanity values stay visible (on_sanity_check_end) until the next run
             self._to_cpu()
 
     # ------------------------------------------------------------------ loggers

@@ -21,6 +21,7 @@ def _module_class(base: type, scenario: Scenario) -> type:
             super().__init__()
             self.layer = torch.nn.Linear(3, 1)
             self._batch, self._dl = 0, 0
+            self.automatic_optimization = not scenario.manual
             for name in scenario.metric_attributes:
                 import torchmetrics
                 setattr(self, name, torchmetrics.SumMetric())
@@ -41,11 +42,20 @@ def _module_class(base: type, scenario: Scenario) -> type:
 
         def configure_optimizers(self):
             self._logs("configure_optimizers")
+            if scenario.manual:
+                return [torch.optim.SGD(self.parameters(), lr=0.01), torch.optim.SGD(self.parameters(), lr=0.01)]
             return torch.optim.SGD(self.parameters(), lr=0.01)
 
         def training_step(self, batch, batch_idx):
             self._logs("training_step", batch_idx, 0)
-            return torch.nn.functional.mse_loss(self(batch[0]), batch[1])
+            loss = torch.nn.functional.mse_loss(self(batch[0]), batch[1])
+            if not scenario.manual:
+                return loss
+            self.manual_backward(loss)
+            for optimizer in self.optimizers():
+                if batch_idx % 2 == 0:
+                    optimizer.step()
+                optimizer.zero_grad()
 
         def validation_step(self, batch, batch_idx, dataloader_idx=0):
             self._logs("validation_step", batch_idx, dataloader_idx)
@@ -94,11 +104,16 @@ def _callback_class(base: type, scenario: Scenario, trace: list) -> type:
 
     def make(hook: str):
         def record(self, trainer, module, *args):
-            trace.append(("snap", *snapshot_label(hook, trainer.current_epoch, args), snapshot(trainer)))
+            if hook in scenario.snapshots:
+                trace.append(("snap", *snapshot_label(hook, trainer.current_epoch, args), snapshot(trainer)))
+            ints = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
+            ctx = Ctx(trainer.current_epoch, *ints[:2])
+            run_logs(module, hook, scenario.logs, ctx, from_callback=True)
         return record
 
+    logged_from_here = {call.hook for call in scenario.logs if call.from_callback}
     for hook in CALLBACK_HOOKS:
-        if hook in scenario.snapshots:
+        if hook in scenario.snapshots or hook in logged_from_here:
             setattr(Recorder, hook, make(hook))
     if scenario.stop_at is not None:
         record_batch_end = getattr(Recorder, "on_train_batch_end", None)

@@ -66,6 +66,7 @@ class Replay:
         if name in self.scenario.snapshots:
             self.trace.append(("snap", *snapshot_label(name, self.epoch, args), snapshot(self.book)))
         self.module.fx = name
+        run_logs(self.module, name, self.scenario.logs, Ctx(self.epoch, *args[:2]), from_callback=True)
         run_logs(self.module, name, self.scenario.logs, Ctx(self.epoch, batch, dl))
         self.module.fx = None
 
@@ -113,13 +114,15 @@ class Replay:
 
     def _train_batch(self, batch: Any, batch_idx: int, is_last: bool) -> None:
         accumulate = self.kwargs.get("accumulate_grad_batches", 1)
-        steps = (batch_idx + 1) % accumulate == 0 or is_last
+        steps = (batch_idx + 1) % accumulate == 0 or is_last or self.scenario.manual
         self.book.begin_batch(batch, batch_idx)
         self.hook("on_train_batch_start", batch_idx, batch=batch_idx)
         self.hook("training_step", batch=batch_idx)
         self.hook("on_before_backward", batch=batch_idx)
         self.hook("on_after_backward", batch=batch_idx)
-        if steps:
+        if self.scenario.manual:
+            self.global_step += 2 if batch_idx % 2 == 0 else 0
+        elif steps:
             self.hook("on_before_optimizer_step", batch=batch_idx)
             self.global_step += 1
         self.hook("on_train_batch_end", batch_idx, batch=batch_idx)

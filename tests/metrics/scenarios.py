@@ -119,6 +119,24 @@ SCENARIOS.append(Scenario(
     snapshots=("on_train_batch_end", "on_validation_end", "on_train_epoch_end", "on_train_end"),
     train=(16, 2), trainer=dict(log_every_n_steps=50, max_epochs=3), stop_at=(1, 2)))
 
+SCENARIOS.append(Scenario(
+    "callbacks_log_too",
+    [LogCall("on_train_batch_end", "cb_batch", by_batch, dict(on_epoch=True, prog_bar=True), from_callback=True),
+     LogCall("on_train_batch_end", "cb_batch", by_batch_tensor, dict(on_epoch=True, prog_bar=True)),
+     LogCall("on_validation_batch_end", "cb_val", by_batch, from_callback=True),
+     LogCall("on_validation_epoch_end", "cb_val_end", by_epoch, from_callback=True),
+     LogCall("on_train_epoch_end", "cb_epoch", by_epoch, from_callback=True),
+     LogCall("on_train_epoch_end", "module_epoch", by_epoch)],
+    snapshots=("on_train_batch_end", "on_train_epoch_end", "on_validation_epoch_end", "on_validation_end"),
+    val=((5, 2), (3, 3)), runs=("fit", "validate")))
+
+SCENARIOS.append(Scenario(
+    "manual_optimization_steps_on_even_batches",
+    [LogCall("training_step", "loss", by_batch, dict(on_step=True, on_epoch=True)),
+     LogCall("on_train_batch_end", "after", by_batch)],
+    snapshots=("on_train_batch_end", "on_train_epoch_end"), manual=True, train=(12, 2),
+    trainer=dict(log_every_n_steps=2, num_sanity_val_steps=0)))
+
 # Scenarios that must fail the same way under every runner (the first offending call raises).
 ERROR_SCENARIOS = [
     Scenario("log_in_configure_optimizers", [LogCall("configure_optimizers", "x", 1.0)]),

@@ -42,6 +42,7 @@ class LogCall:
     value: Callable[[Ctx], Any] | float
     options: dict = field(default_factory=dict)
     as_dict: bool = False      # use log_dict({name: value}) instead of log
+    from_callback: bool = False    # the recording Callback logs it (pl_module.log), before the module's hook
 
     def evaluate(self, ctx: Ctx, module: Any) -> Any:
         if isinstance(self.value, str):          # the name of a metric attribute of the module
@@ -63,6 +64,7 @@ class Scenario:
     trainer: dict = field(default_factory=dict)
     metric_attributes: tuple[str, ...] = ()      # torchmetrics.SumMetric attributes of the module
     stop_at: tuple[int, int] | None = None       # (epoch, batch): on_train_batch_end sets should_stop
+    manual: bool = False                         # manual optimization: two optimizers, stepped on even batches
 
     def trainer_kwargs(self) -> dict:
         kwargs = dict(max_epochs=2, log_every_n_steps=1, num_sanity_val_steps=2)
@@ -104,9 +106,9 @@ def snapshot(source: Any) -> dict:
             "pbar": plain_dict(source.progress_bar_metrics)}
 
 
-def run_logs(module: Any, hook: str, calls: list[LogCall], ctx: Ctx) -> None:
+def run_logs(module: Any, hook: str, calls: list[LogCall], ctx: Ctx, from_callback: bool = False) -> None:
     for call in calls:
-        if call.hook != hook:
+        if call.hook != hook or call.from_callback != from_callback:
             continue
         value = call.evaluate(ctx, module)
         if call.as_dict:

@@ -104,8 +104,9 @@ def test_sanity_check_is_discarded(logger):
     book.end_batch("sanity_check", 0, 0)
     book.epoch_end_reached("sanity_check")
     assert book.end_epoch("sanity_check", 0, 0) == [{}]
-    assert floats(book.callback_metrics) == {"v": 3.0}     # visible until the sanity check ends
     book.end_run("sanity_check")
+    assert floats(book.callback_metrics) == {"v": 3.0}     # visible in on_sanity_check_end ...
+    book.begin_run("train")                                 # ... and gone when training starts
     assert book.callback_metrics == {} and book.logged_metrics == {} and book.progress_bar_metrics == {}
     assert logger.calls == []
 

@@ -24,13 +24,9 @@ from .library_run import run as run_library  # noqa: E402
 
 _LIGHTNING_TRACES: dict[str, list] = {}
 
-# Scenarios whose statetrainer trace still differs because of where the loops call the book;
-# strict: once the loops are fixed the test passes and the marker must go.
-_LOOP_CALL_POINTS = {
-    "defaults_fit_validate_test": "loop/fit.py calls metrics.end_run('sanity_check') before on_sanity_check_end "
-                                  "(Lightning clears the dictionaries after it)",
-    "epoch_level_hooks": "loop/fit.py calls metrics.begin_run('train') after on_train_start (logging there fails)",
-}
+# Scenarios whose statetrainer trace still differs because of where the loops call the book
+# (scenario name -> reason); strict: once the loops are fixed the test passes and the entry must go.
+_LOOP_CALL_POINTS: dict[str, str] = {}
 
 
 def lightning_trace(scenario, root) -> list:
