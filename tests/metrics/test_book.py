@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 
 from statetrainer.errors import MisconfigurationError
 from statetrainer.metrics import MetricBook
@@ -365,9 +366,6 @@ def test_a_run_left_open_by_a_failure_does_not_leak_into_the_next_call(logger):
     assert book._runs == []
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.floats(-1e3, 1e3, allow_nan=False), st.integers(1, 9)), min_size=1, max_size=12),
        st.sampled_from(["mean", "sum", "max", "min"]))
@@ -385,3 +383,18 @@ def test_epoch_reduction_matches_the_definition(batches, reduce):
     expected = {"mean": sum(v * s for v, s in zip(values, sizes)) / sum(sizes), "sum": sum(values),
                 "max": max(values), "min": min(values)}[reduce]
     assert result["v"] == pytest.approx(expected, rel=1e-4, abs=1e-2)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_values_accumulate_on_the_device_and_end_on_cpu():
+    book = MetricBook(1, lambda: [], device="cuda")
+    book.begin_run("validate")
+    book.begin_batch(torch.zeros(2, device="cuda"), 0)
+    book.log("validation_step", "t", torch.tensor(1.0, device="cuda"))
+    book.log("validation_step", "n", 3.0)
+    book.end_batch("validate", 0, 0)
+    book.epoch_end_reached("validate")
+    assert book.callback_metrics["t"].device.type == "cuda"
+    assert book.end_epoch("validate", 0, 0) == [{"t": 1.0, "n": 3.0}]
+    book.end_run("validate")
+    assert {value.device.type for value in book.callback_metrics.values()} == {"cpu"}
