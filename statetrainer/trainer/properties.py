@@ -114,6 +114,14 @@ class TrainerProperties:
         return list(limits or [])
 
     @property
+    def num_test_batches(self) -> list:
+        return _eval_counts(self, "test")
+
+    @property
+    def num_predict_batches(self) -> list:
+        return _eval_counts(self, "predict")
+
+    @property
     def num_sanity_val_batches(self) -> list:
         return [min(n, self._config.num_sanity_val_steps) for n in self.num_val_batches]
 
@@ -184,3 +192,10 @@ def _eval_loaders(trainer, fn: str):
     if s is None or s.fn != fn:
         return None
     return _one_or_list(getattr(s, "eval_loaders", None))
+
+
+def _eval_counts(trainer, fn: str) -> list:
+    s = trainer._session
+    if s is None or s.fn != fn or s.eval_run is None:
+        return []
+    return list(s.eval_run.limits)

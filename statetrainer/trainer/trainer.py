@@ -101,6 +101,12 @@ class Trainer(properties.TrainerProperties):
         sig = by_name(signal) if isinstance(signal, str) else signal
         return running.connect_filtered(self, sig, every, once)
 
+    def trace(self, **options: Any):
+        """Context manager printing/recording every signal this trainer sends (state, signal, epoch,
+        step); options as SignalTracer's. `with trainer.trace() as tracer: trainer.fit(...)`."""
+        from statetrainer.callbacks.tracer import SignalTracer
+        return SignalTracer(**options).watching(self)
+
     # ---------------------------------------------------------------- argparse
     @classmethod
     def add_argparse_args(cls, parent_parser, **kwargs: Any):
