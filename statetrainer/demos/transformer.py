@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import time
 
 import torch
 
@@ -85,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     print(describe_setup(datamodule, model))
     start = first_value(trainer.validate(model, datamodule=datamodule, verbose=False), "val_loss")
     history.values.clear()  # keep only the runs inside fit
+    began = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
+    seconds = time.perf_counter() - began
     test = first_value(trainer.test(model, datamodule=datamodule, verbose=False), "test_loss")
+    print(f"fit: {trainer.global_step} optimizer steps in {seconds:.1f} s")
     print(report(trainer, history.values, start, test))
     print(sample(model, datamodule, args.sample_words))
     return 0
