@@ -78,6 +78,9 @@ def tiny_class(base: type) -> type:
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=self.lr)
 
+        def on_fit_start(self):
+            self._maybe_stop("on_fit_start")
+
         def on_train_start(self):
             self._maybe_stop("on_train_start")
 

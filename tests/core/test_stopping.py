@@ -38,6 +38,8 @@ MATRIX = {
                                   f"{GRANTED} once min_epochs=2 were met at epoch 2, global_step=8."),
     "should_stop_on_train_start": (dict(max_epochs=10), dict(stop_in="on_train_start"), 0, 0, 0,
                                    f"{GRANTED} at epoch 0, global_step=0."),
+    "should_stop_on_fit_start": (dict(max_epochs=10), dict(stop_in="on_fit_start"), 0, 0, 0,
+                                 f"{GRANTED} at epoch 0, global_step=0."),
     "min_steps": (dict(max_epochs=10, min_steps=6), dict(stop_in="training_step"), 6, 2, 2,
                   f"{GRANTED} once min_steps=6 were met at epoch 1, global_step=6."),
     "min_steps_and_min_epochs_steps_last": (dict(max_epochs=10, min_steps=6, min_epochs=1),
