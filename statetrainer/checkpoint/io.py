@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import tempfile
+import secrets
 from typing import Any
 
 import torch
@@ -33,8 +33,7 @@ def save(checkpoint: dict[str, Any], path: str | os.PathLike) -> None:
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    prefix = f".{os.path.basename(path)}.{os.getpid()}."
-    handle, temp = tempfile.mkstemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=folder)
+    handle, temp = _create_temporary(folder, os.path.basename(path))
     try:
         with os.fdopen(handle, "wb") as stream:
             torch.save(checkpoint, stream)
@@ -45,6 +44,16 @@ def save(checkpoint: dict[str, Any], path: str | os.PathLike) -> None:
         _discard(temp)
         raise
     _fsync_folder(folder)
+
+
+def _create_temporary(folder: str, name: str) -> tuple[int, str]:
+    """A new file `.<name>.<pid>.<random>.tmp` beside the target, created with the umask's permissions."""
+    while True:
+        temp = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temp
+        except FileExistsError:
+            continue
 
 
 def load(path: str | os.PathLike, map_location: Any = None, weights_only: bool = True) -> dict[str, Any]:

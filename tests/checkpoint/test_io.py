@@ -191,3 +191,10 @@ def test_zip_with_a_damaged_member_is_corrupt(tmp_path):
     with pytest.raises(CheckpointError) as info:
         io.load(bad)
     assert str(info.value) == f"checkpoint {str(bad)!r} is corrupt (Unsupported operand 103)."
+
+
+def test_file_permissions_follow_the_umask_like_a_plain_open(tmp_path):
+    io.save(_ckpt(), tmp_path / "p.ckpt")
+    with open(tmp_path / "plain", "wb"):
+        pass
+    assert os.stat(tmp_path / "p.ckpt").st_mode & 0o777 == os.stat(tmp_path / "plain").st_mode & 0o777
