@@ -319,6 +319,13 @@ class MetricBook:
         elif run.stage != "sanity_check":   # sanity values stay visible (on_sanity_check_end) until the next run
             self._to_cpu()
 
+    def abort(self) -> None:
+        """A call ended by an exception: close every open run; the dictionaries keep their values."""
+        self._runs.clear()
+        self._first_iter, self._current_fx, self._pending_step = None, None, False
+        self._eval_outputs = []
+        self._to_cpu()
+
     # ------------------------------------------------------------------ loggers
     def _emit(self, metrics: dict[str, torch.Tensor], epoch: int, step: int | None = None,
               default_step: int | None = None) -> None:

@@ -398,3 +398,15 @@ def test_cuda_values_accumulate_on_the_device_and_end_on_cpu():
     assert book.end_epoch("validate", 0, 0) == [{"t": 1.0, "n": 3.0}]
     book.end_run("validate")
     assert {value.device.type for value in book.callback_metrics.values()} == {"cpu"}
+
+
+def test_abort_closes_open_runs_and_keeps_the_dictionaries(logger):
+    book = MetricBook(1, lambda: [logger])
+    book.begin_run("train")
+    train_batch(book, 0, 1, [("training_step", "x", 1.0, {})], 1)
+    book.begin_run("validate")
+    book.abort()                                    # the validation step raised
+    assert floats(book.callback_metrics) == {"x": 1.0}
+    with pytest.raises(MisconfigurationError, match="while no training"):
+        book.log("validation_step", "v", 1.0)
+    assert val_run(book, [(1, 5.0)]) == [{"v_epoch": 5.0}]
