@@ -1,0 +1,181 @@
+"""Per-call costs of statetrainer's machinery alone (no model, no data), and calls per training batch.
+
+    python benchmarks/micro.py [--quick] [--result out.json]
+
+Each operation runs `number` times per repeat; the report gives the best and the median repeat in
+microseconds per call (best = the cost with the least interference from other processes).
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import statistics
+import tempfile
+import time
+
+import torch
+
+from statetrainer.callbacks.callback import Callback
+from statetrainer.loop.context import LoopContext, Ranks
+from statetrainer.loop.progress import Progress
+from statetrainer.machine.guards import GUARDS
+from statetrainer.machine.machine import LoopMachine
+from statetrainer.module.module import StateModule
+from statetrainer.signals import CATALOGUE
+from statetrainer.trainer.dispatch import Dispatcher
+from statetrainer.trainer.stopping import StopRules
+
+HOOK = "on_train_batch_end"
+
+
+def per_call_us(fn, number: int, repeat: int) -> tuple[float, float]:
+    """(best, median) microseconds per call of fn() over `repeat` timings of `number` calls."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - t) / number * 1e6)
+    return min(times), statistics.median(times)
+
+
+def machine_in_train_batch(guards: dict) -> LoopMachine:
+    """A LoopMachine driven from idle to train_batch, where batch_done is a self-loop."""
+    machine = LoopMachine(guards, lambda: (0, 0))
+    for trigger in ("fit", "configured", "started", "started"):
+        machine.fire(trigger)
+    assert machine.current == "train_batch", machine.current
+    return machine
+
+
+def constant_guards() -> dict:
+    guards = {name: (lambda: False) for name in GUARDS}
+    guards["is_fit"] = lambda: True
+    return guards
+
+
+def real_guards() -> dict:
+    """The real guard functions bound to a context in the middle of a 1000-batch epoch."""
+    progress = Progress(batch_idx=10, batches_seen=11, total_batch_idx=10, global_step=11)
+    ctx = LoopContext(progress, StopRules(progress, 1, -1, None, None), Ranks())
+    ctx.fn = "fit"
+    ctx.config.validation_enabled, ctx.config.num_training_batches = True, 1000
+    return {name: functools.partial(guard, ctx) for name, guard in GUARDS.items()}
+
+
+class _Module(StateModule):
+    def training_step(self, batch, batch_idx):
+        return None
+
+
+class _ModuleWithHook(_Module):
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        return None
+
+
+class _Callback(Callback):
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        return None
+
+
+def _receiver(sender, **payload):
+    return None
+
+
+def _empty():
+    return None
+
+
+def cases() -> dict:
+    """name -> (zero-argument callable doing one operation, signal to give one receiver while it runs, or None)."""
+    sender, args = object(), ({"loss": torch.zeros(())}, None, 3)
+    bare = Dispatcher(sender, _Module(), [])
+    with_cb = Dispatcher(sender, _Module(), [_Callback()])
+    with_mod = Dispatcher(sender, _ModuleWithHook(), [])
+    m_const, m_real = machine_in_train_batch(constant_guards()), machine_in_train_batch(real_guards())
+    hook, quiet = CATALOGUE[HOOK], CATALOGUE["training_step"]
+    return {
+        "plain Python call of an empty function (reference)": (_empty, None),
+        "LoopMachine.fire: self-loop train_batch -> train_batch, constant guards": (
+            lambda: m_const.fire("batch_done"), None),
+        "LoopMachine.fire: same self-loop, the real guards mid-epoch": (lambda: m_real.fire("batch_done"), None),
+        f"Dispatcher.call('{HOOK}'): nobody overrides it, no receivers": (lambda: bare.call(HOOK, *args), None),
+        f"Dispatcher.call('{HOOK}'): one callback overrides it": (lambda: with_cb.call(HOOK, *args), None),
+        f"Dispatcher.call('{HOOK}'): the module overrides it": (lambda: with_mod.call(HOOK, *args), None),
+        f"Dispatcher.call('{HOOK}'): nobody overrides it, one signal receiver": (
+            lambda: bare.call(HOOK, *args), hook),
+        "Dispatcher.call_module('training_step') (a trivial step)": (
+            lambda: bare.call_module("training_step", None, 0), None),
+        "blinker Signal.send, no receivers": (lambda: quiet.send(sender, batch=None, batch_idx=0, outputs=None), None),
+        "blinker Signal.send, one receiver": (lambda: quiet.send(sender, batch=None, batch_idx=0, outputs=None), quiet),
+    }
+
+
+def run_cases(number: int, repeat: int) -> list[dict]:
+    rows = []
+    for name, (case, listened) in cases().items():
+        if listened is not None:  # one receiver for this case only
+            listened.connect(_receiver, weak=False)
+        try:
+            best, median = per_call_us(case, number, repeat)
+        finally:
+            if listened is not None:
+                listened.disconnect(_receiver)
+        rows.append({"name": name, "us": best, "us_median": median})
+    return rows
+
+
+COUNTED = {"LoopMachine.fire": (LoopMachine, "fire"), "Dispatcher.call": (Dispatcher, "call"),
+           "Dispatcher.call_module": (Dispatcher, "call_module"), "Dispatcher.emit": (Dispatcher, "emit")}
+
+
+def _count_calls(steps: int) -> dict:
+    """How often each counted method runs in one bare statetrainer fit of `steps` batches."""
+    import statetrainer as st
+    from framework_loop import module_class, trainer_flags
+    from workload import loaders
+    counts = dict.fromkeys(COUNTED, 0)
+    originals = {name: getattr(cls, attr) for name, (cls, attr) in COUNTED.items()}
+
+    def counting(name, fn):
+        def wrapper(*a, **k):
+            counts[name] += 1
+            return fn(*a, **k)
+        return wrapper
+    for name, (cls, attr) in COUNTED.items():
+        setattr(cls, attr, counting(name, originals[name]))
+    try:
+        train, val = loaders(steps, 2)
+        with tempfile.TemporaryDirectory(prefix="bench-") as root:
+            st.Trainer(**trainer_flags("bare", root)).fit(module_class(st.StateModule, False)(), train, val)
+    finally:
+        for name, (cls, attr) in COUNTED.items():
+            setattr(cls, attr, originals[name])
+    return counts
+
+
+def calls_per_batch() -> dict:
+    """Calls per training batch: the difference between a 60- and a 20-batch fit, over 40 batches."""
+    short, long = _count_calls(20), _count_calls(60)
+    return {name: (long[name] - short[name]) / 40 for name in COUNTED}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer calls per timing")
+    parser.add_argument("--result", default=None, help="write the JSON result here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    number, repeat = (2000, 3) if args.quick else (20000, 7)
+    result = {"number": number, "repeat": repeat, "rows": run_cases(number, repeat), "per_batch": calls_per_batch()}
+    if args.result:
+        with open(args.result, "w") as f:
+            json.dump(result, f)
+    for row in result["rows"]:
+        print(f"{row['us']:8.2f} us (median {row['us_median']:7.2f})  {row['name']}")
+    print("per training batch: " + ", ".join(f"{n:g} {k}" for k, n in result["per_batch"].items()))
+
+
+if __name__ == "__main__":
+    main()

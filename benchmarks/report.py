@@ -1,0 +1,118 @@
+"""Summaries and the Markdown table of a benchmark run (no torch import: run.py stays light)."""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from importlib import metadata
+
+LABELS = {
+    "hand": "hand-written loop",
+    "statetrainer": "statetrainer, all extras off",
+    "lightning": "Lightning, all extras off",
+    "statetrainer-defaults": "statetrainer, defaults (TB logger, checkpoint, summary, self.log)",
+    "lightning-defaults": "Lightning, defaults (TB logger, checkpoint, summary, self.log)",
+}
+# target ratio to the hand loop (statetrainer) or the issue's reference measurement (Lightning)
+TARGETS = {"statetrainer": "<= 1.10", "statetrainer-defaults": "<= 1.30",
+           "lightning": "(issue: ~2.5)", "lightning-defaults": "(issue: ~4.5)"}
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def machine_info() -> dict:
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version(),
+            "torch": _version("torch"), "lightning": _version("lightning"), "statetrainer": _version("statetrainer"),
+            "loadavg_before": os.getloadavg()}
+
+
+def _quartiles(xs: list[float]) -> tuple[float, float]:
+    if len(xs) < 2:
+        return xs[0], xs[0]
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return q[0], q[2]
+
+
+def _stats(xs: list[float], scale: float) -> dict:
+    xs = [x * scale for x in xs]
+    q1, q3 = _quartiles(xs)
+    return {"median": statistics.median(xs), "q1": q1, "q3": q3, "min": min(xs), "max": max(xs)}
+
+
+def summarize(runs: list[dict], names: list[str], steps: int) -> dict:
+    """Per contender: wall and CPU stats in seconds per 1000 steps, ratios to the hand loop, weight agreement."""
+    scale = 1000 / steps
+    hand = {r["round"]: r for r in runs if r["contender"] == "hand"}
+    out = {}
+    for name in names:
+        mine = [r for r in runs if r["contender"] == name]
+        wall, cpu = _stats([r["wall_s"] for r in mine], scale), _stats([r["cpu_s"] for r in mine], scale)
+        per_round = [r["wall_s"] / hand[r["round"]]["wall_s"] for r in mine]
+        out[name] = {"wall": wall, "cpu": cpu, "rounds": len(mine),
+                     "per_round_ratio_median": statistics.median(per_round),
+                     "same_weights_as_hand": all(r["checksum"] == hand[r["round"]]["checksum"] for r in mine),
+                     "val_loss": mine[0]["val_loss"]}
+    for s in out.values():
+        s["ratio_wall"] = s["wall"]["median"] / out["hand"]["wall"]["median"]
+        s["ratio_cpu"] = s["cpu"]["median"] / out["hand"]["cpu"]["median"]
+    return out
+
+
+def all_agree(summary: dict) -> bool:
+    return all(s["same_weights_as_hand"] for s in summary.values())
+
+
+def _loop_table(summary: dict) -> list[str]:
+    rows = ["| configuration | median s / 1000 steps (wall) | IQR (wall) | x hand (wall) | median CPU s "
+            "| x hand (CPU) | target | same weights |",
+            "|---|---:|---:|---:|---:|---:|---|---|"]
+    for name, s in summary.items():
+        w, c = s["wall"], s["cpu"]
+        rows.append(f"| {LABELS[name]} | {w['median']:.3f} | {w['q1']:.3f}-{w['q3']:.3f} | {s['ratio_wall']:.2f} "
+                    f"| {c['median']:.3f} | {s['ratio_cpu']:.2f} | {TARGETS.get(name, '')} "
+                    f"| {'yes' if s['same_weights_as_hand'] else 'NO'} |")
+    return rows
+
+
+def _import_lines(imports: dict | None) -> list[str]:
+    if not imports:
+        return []
+    lines = ["", f"**Import cost**: `import statetrainer` after `import torch`: {imports['extra_ms']:.0f} ms wall, "
+             f"{imports['extra_cpu_ms']:.0f} ms CPU, bytecode cached (median of {imports['rounds']}; "
+             f"`import torch` itself {imports['torch_ms']:.0f} ms; target < 150 ms). As this environment runs it "
+             f"(PYTHONDONTWRITEBYTECODE={imports['dont_write_bytecode_env']!r}, sources compiled on every import): "
+             f"{imports['extra_ms_env']:.0f} ms.",
+             "", "Largest cumulative imports under statetrainer (`python -X importtime`, one run):", "",
+             "| module | cumulative ms |", "|---|---:|"]
+    lines += [f"| {m} | {ms:.1f} |" for m, ms in imports["top"]]
+    return lines
+
+
+def _micro_lines(micro: dict | None) -> list[str]:
+    if not micro:
+        return []
+    lines = ["", "**Micro-costs** (the machinery alone, per call):", "", "| operation | us per call |", "|---|---:|"]
+    lines += [f"| {row['name']} | {row['us']:.2f} |" for row in micro["rows"]]
+    if micro.get("per_batch"):
+        pb = micro["per_batch"]
+        lines += ["", "Per training batch (bare config) statetrainer makes "
+                  + ", ".join(f"{n:g} `{k}`" for k, n in pb.items()) + "."]
+    return lines
+
+
+def render(summary: dict, imports: dict | None, micro: dict | None, machine: dict, args) -> str:
+    head = [f"MLP 32-64-10, batch 32, SGD, {args.steps} steps + {args.val_batches} validation batches, "
+            f"torch.set_num_threads(1); {args.rounds} interleaved rounds, fresh process per run, medians.",
+            f"Machine: {machine['processor']}, {machine['cpus']} CPUs, Python {machine['python']}, torch "
+            f"{machine['torch']}, lightning {machine['lightning']}; load average before/after "
+            f"{machine['loadavg_before'][0]:.1f}/{machine['loadavg_after'][0]:.1f}.", ""]
+    lines = head + _loop_table(summary) + _import_lines(imports) + _micro_lines(micro)
+    if not all_agree(summary):
+        lines += ["", "WARNING: some contender ended with different weights than the hand loop."]
+    return "\n".join(lines)
