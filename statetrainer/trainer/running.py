@@ -126,6 +126,7 @@ def _on_terminal(s, trigger: str, exc: BaseException) -> None:
     trainer, p = s.trainer, s.progress
     if s.eval_run is not None:
         s.eval_run.close()
+    trainer._metrics.abort()
     trainer._machine.force_terminal(trigger)
     where = f"at epoch {p.epoch}, global_step={p.global_step}"
     if trigger == "interrupt":
