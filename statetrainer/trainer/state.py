@@ -48,9 +48,9 @@ class TrainerState:
     @property
     def stage(self) -> Optional[str]:
         current = self.current
-        if current in ("idle", "finished", "interrupted", "failed", "teardown"):
+        if current in ("idle", "finished", "interrupted", "failed"):
             return None
-        if current == "setup":
+        if current in ("setup", "teardown"):  # Lightning keeps the fn's stage through setup and teardown
             return {"fit": "train"}.get(self.fn, self.fn)
         stage = _STAGE[current]
         if stage is None:

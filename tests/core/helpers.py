@@ -75,6 +75,13 @@ def tiny_class(base: type) -> type:
             x, y = batch
             self.log("val_loss", nn.functional.mse_loss(self(x), y))
 
+        def test_step(self, batch, batch_idx):
+            x, y = batch
+            self.log("test_loss", nn.functional.mse_loss(self(x), y))
+
+        def predict_step(self, batch, batch_idx):
+            return self(batch[0])
+
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=self.lr)
 
