@@ -23,6 +23,7 @@ import torch
 from statetrainer.callbacks.callback import Callback
 from statetrainer.checkpoint import naming
 from statetrainer.checkpoint.io import remove_stale_temporaries
+from statetrainer.checkpoint.resolve import default_dirpath, last_files
 from statetrainer.checkpoint.topk import TopK
 from statetrainer.errors import MisconfigurationError, flag_error
 
@@ -355,27 +356,11 @@ class ModelCheckpoint(Callback):
         return candidates
 
     def _resolve_dirpath(self, trainer) -> str:
-        """dirpath if given; else <logger save_dir>/<name>/<version>/checkpoints; else <root>/checkpoints."""
-        if self.dirpath is not None:
-            return self.dirpath
-        if trainer.loggers:
-            logger = trainer.loggers[0]
-            save_dir = logger.save_dir if logger.save_dir is not None else trainer.default_root_dir
-            version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"
-            return os.path.join(save_dir, str(logger.name), version, "checkpoints")
-        return os.path.join(trainer.default_root_dir, "checkpoints")
+        return self.dirpath if self.dirpath is not None else default_dirpath(trainer)
 
     def _last_checkpoints(self, trainer) -> set[str]:
         """The ``last*.ckpt`` files in this callback's folder (for ``ckpt_path="last"``)."""
-        folder = self._resolve_dirpath(trainer)
-        if not os.path.isdir(folder):
-            return set()
-        return {os.path.normpath(os.path.join(folder, name)) for name in os.listdir(folder)
-                if name.endswith(self.FILE_EXTENSION) and _is_last_name(name, self.CHECKPOINT_NAME_LAST)}
-
-
-def _is_last_name(name: str, last: str) -> bool:
-    return name.startswith(last)
+        return last_files(self._resolve_dirpath(trainer), self.CHECKPOINT_NAME_LAST, self.FILE_EXTENSION)
 
 
 def _info(trainer, message: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from statetrainer.errors import MisconfigurationError
 
-__all__ = ["resolve_ckpt_path", "last_checkpoint_candidates"]
+__all__ = ["resolve_ckpt_path", "last_checkpoint_candidates", "default_dirpath", "last_files"]
 
 
 def resolve_ckpt_path(trainer, ckpt_path: Any, fn: str) -> str | None:
@@ -46,6 +46,25 @@ def last_checkpoint_candidates(trainer) -> set[str]:
         if not callback._dirpath_given and trainer.loggers:
             found |= _in_other_versions(trainer.loggers[0], trainer.default_root_dir, callback)
     return found
+
+
+def default_dirpath(trainer) -> str:
+    """ModelCheckpoint's folder without dirpath: <logger save_dir>/<name>/<version>/checkpoints, else
+    <default_root_dir>/checkpoints (Lightning's rule)."""
+    if trainer.loggers:
+        logger = trainer.loggers[0]
+        save_dir = logger.save_dir if logger.save_dir is not None else trainer.default_root_dir
+        version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"
+        return os.path.join(save_dir, str(logger.name), version, "checkpoints")
+    return os.path.join(trainer.default_root_dir, "checkpoints")
+
+
+def last_files(folder: str, last: str, extension: str) -> set[str]:
+    """Files in `folder` named like a last-file: starting with `last`, ending with `extension`."""
+    if not os.path.isdir(folder):
+        return set()
+    return {os.path.normpath(os.path.join(folder, name)) for name in os.listdir(folder)
+            if name.startswith(last) and name.endswith(extension)}
 
 
 def _in_other_versions(logger, root: str, callback) -> set[str]:
