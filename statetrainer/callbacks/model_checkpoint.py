@@ -278,7 +278,7 @@ class ModelCheckpoint(Callback):
         if previous == current:
             return False
         previous = os.path.abspath(previous)
-        resumed = getattr(trainer, "ckpt_path", None)
+        resumed = getattr(trainer, "ckpt_path", None) or getattr(trainer, "_ckpt_path", None)
         if resumed is not None and os.path.abspath(os.fspath(resumed)) == previous:
             return False
         return os.path.dirname(previous).startswith(os.path.abspath(self.dirpath))

@@ -168,6 +168,14 @@ def test_top_k_continues_after_resume(tmp_path):
     assert float(resumed.best_model_score) == 0.5
 
 
+def test_the_file_a_fit_resumed_from_is_never_pruned(tmp_path):
+    fit(tmp_path, max_epochs=1, callbacks=[ModelCheckpoint(dirpath=tmp_path / "ck")])
+    assert files(tmp_path / "ck") == ["epoch=0-step=10.ckpt"]
+    callback = ModelCheckpoint(dirpath=tmp_path / "ck")  # top-1: would delete the previous best
+    fit(tmp_path, max_epochs=3, callbacks=[callback], ckpt_path=str(tmp_path / "ck" / "epoch=0-step=10.ckpt"))
+    assert files(tmp_path / "ck") == ["epoch=0-step=10.ckpt", "epoch=2-step=30.ckpt"]
+
+
 def test_last_resolves_to_the_newest_last_file_of_a_previous_logger_version(tmp_path):
     logger = st.loggers.CSVLogger(tmp_path, name="run")
     callback = ModelCheckpoint(every_n_train_steps=3, save_last=True)
