@@ -26,7 +26,8 @@ from statetrainer.checkpoint.resolve import resolve_ckpt_path
 from statetrainer.checkpoint.weights import load_weights
 from statetrainer.errors import CheckpointError
 
-__all__ = ["save", "dump", "restore_from_path", "restore", "VERSION_KEY"]
+__all__ = ["save", "dump", "restore_from_path", "load_from_path", "restore", "restore_modules_and_callbacks",
+           "restore_training_state", "VERSION_KEY"]
 
 VERSION_KEY = "statetrainer_version"
 _SCALER_KEYS = ("grad_scaler", "MixedPrecision", "native_amp_scaling_state")  # ours, then Lightning's
@@ -67,20 +68,41 @@ def dump(trainer, weights_only: bool = False) -> dict[str, Any]:
 
 
 def restore_from_path(trainer, ckpt_path: Any, fn: str, weights_only: bool | None = None) -> str | None:
-    """Resolve `ckpt_path` ("best", "last" or a path), load it and restore; returns the path used."""
+    """Resolve `ckpt_path` ("best", "last" or a path), load it and restore all; returns the path used."""
+    loaded = load_from_path(trainer, ckpt_path, fn, weights_only)
+    if loaded is None:
+        return None
+    path, checkpoint = loaded
+    restore(trainer, checkpoint, fn, source=path)
+    return path
+
+
+def load_from_path(trainer, ckpt_path: Any, fn: str, weights_only: bool | None = None) -> tuple[str, dict] | None:
+    """Resolve and read `ckpt_path` (weights-only unless weights_only=False); None when there is none.
+
+    For fit the file must hold statetrainer loop progress and the optimizer states.
+    """
     path = resolve_ckpt_path(trainer, ckpt_path, fn)
     if path is None:
         return None
     checkpoint = io.load(path, weights_only=weights_only is not False)
+    if fn == "fit":
+        _check_resumable(checkpoint, path)
     trainer._ckpt_path = path
-    restore(trainer, checkpoint, fn, source=path)
-    return path
+    return path, checkpoint
 
 
 def restore(trainer, checkpoint: dict[str, Any], fn: str, source: str = "") -> None:
     """Put `checkpoint` back into the trainer, module, datamodule and callbacks (see the module docstring)."""
     if fn == "fit":
         _check_resumable(checkpoint, source)
+    restore_modules_and_callbacks(trainer, checkpoint, source)
+    if fn == "fit":
+        restore_training_state(trainer, checkpoint)
+
+
+def restore_modules_and_callbacks(trainer, checkpoint: dict[str, Any], source: str = "") -> None:
+    """DataModule state, module on_load_checkpoint + weights, callbacks (Lightning: before configure_optimizers)."""
     module, datamodule = trainer.lightning_module, trainer.datamodule
     if datamodule is not None and type(datamodule).__qualname__ in checkpoint:
         datamodule.load_state_dict(checkpoint[type(datamodule).__qualname__])
@@ -89,8 +111,10 @@ def restore(trainer, checkpoint: dict[str, Any], fn: str, source: str = "") -> N
                  source=source)
     _load_hooks(trainer, checkpoint)
     _load_callback_states(trainer.callbacks, checkpoint.get("callbacks") or {})
-    if fn != "fit":
-        return
+
+
+def restore_training_state(trainer, checkpoint: dict[str, Any], source: str = "") -> None:
+    """Fit only: scaler, loop progress, optimizers, schedulers (Lightning: after on_fit_start)."""
     scaler = _precision(trainer)
     state = next((checkpoint[key] for key in _SCALER_KEYS if key in checkpoint), None)
     if scaler is not None and state:
