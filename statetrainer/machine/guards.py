@@ -63,9 +63,9 @@ def should_validate_now(ctx) -> bool:
 def epoch_done(ctx) -> bool:
     """The training epoch ends: data exhausted, -1 from on_train_batch_start, or a stop rule."""
     p = ctx.progress
-    if p.epoch_skipped or p.is_last_batch or p.batches_seen >= ctx.config.num_training_batches:
+    if ctx.stop.decide(in_epoch=True) is not None:  # first: a stop on the last batch is worded in its epoch
         return True
-    return ctx.stop.decide(in_epoch=True) is not None
+    return p.epoch_skipped or p.is_last_batch or p.batches_seen >= ctx.config.num_training_batches
 
 
 def fit_done(ctx) -> bool:

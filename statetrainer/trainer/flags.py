@@ -178,9 +178,25 @@ def _validate(raw: dict) -> None:
             raise flag_error(flag, raw[flag], "True, False or None")
 
 
+def _validate_more(raw: dict) -> None:
+    """The flags whose values other parts read later: refused now, not at first use."""
+    import os
+    from statetrainer.tuner.arguments import check_tuner_flags
+    check_tuner_flags(raw["auto_lr_find"], raw["auto_scale_batch_size"])
+    root = raw["default_root_dir"]
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise flag_error("default_root_dir", root, "a path (str or os.PathLike) or None")
+    old = raw["replace_sampler_ddp"]
+    if old is not None and not isinstance(old, bool):
+        raise flag_error("replace_sampler_ddp", old, "True or False (the old name of use_distributed_sampler)")
+
+
 def _apply_barebones(raw: dict) -> None:
     if not raw["barebones"]:
         return
+    if raw["fast_dev_run"] not in (False, 0):
+        raise MisconfigurationError(f"`fast_dev_run` got {raw['fast_dev_run']!r} with barebones=True; accepted: "
+                                    "False (a development run is not a speed run), or barebones=False.")
     for flag, off in (("enable_checkpointing", False), ("enable_progress_bar", False), ("enable_model_summary", False),
                       ("num_sanity_val_steps", 0), ("detect_anomaly", False)):
         if raw[flag] not in (None, off):
@@ -201,6 +217,7 @@ def parse_flags(**kwargs: Any) -> TrainerConfig:
     if unknown:
         raise MisconfigurationError(f"Trainer got unknown flag(s) {unknown}; accepted: {', '.join(DEFAULTS)}.")
     raw = {**DEFAULTS, **kwargs}
+    _validate_more(raw)
     if raw["replace_sampler_ddp"] is not None:
         raw["use_distributed_sampler"] = raw["replace_sampler_ddp"]
     _validate(raw)

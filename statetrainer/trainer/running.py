@@ -106,7 +106,9 @@ def run(trainer, fn: str, model, datamodule, ckpt_path, **options: Any):
     cfg.check_val_every_n_epoch = trainer._config.check_val_every_n_epoch
     trainer._session = s
     trainer.profiler.setup(stage=fn, local_rank=trainer.local_rank, log_dir=trainer.log_dir)
-    trainer._drive(trainer._machine, trainer._ACTIONS, s, fn, _on_terminal, trainer.profiler)
+    import torch
+    with torch.autograd.set_detect_anomaly(trainer._config.detect_anomaly):  # restores the previous mode
+        trainer._drive(trainer._machine, trainer._ACTIONS, s, fn, _on_terminal, trainer.profiler)
     _finish(trainer, "success" if not trainer._interrupted else "interrupted")
     if fn in ("validate", "test") and options.get("verbose", True) and trainer.is_global_zero and s.results:
         from statetrainer.metrics import print_results
