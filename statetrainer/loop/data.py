@@ -34,6 +34,11 @@ def sized_len(loader: Any) -> float:
 def count_batches(loader: Any, limit: float | int, flag: str) -> float:
     """How many batches one pass over `loader` yields under `limit` (int: batches, float: fraction)."""
     available = sized_len(loader)
+    if available == 0:
+        import warnings
+        kind = flag[len("limit_"):-len("_batches")]
+        warnings.warn(f"the {kind} dataloader has length 0: it yields no batches, so the {kind} loop is skipped "
+                      "(if that is not intended, check the dataset and batch_size/drop_last).", stacklevel=2)
     if isinstance(limit, int):
         return min(available, limit)
     if math.isinf(available):

@@ -49,6 +49,7 @@ class EvalRun:
         self._fetcher: Fetcher | None = None
         self._grad_ctx = None
         self.results: list[dict] | None = None
+        self.skip = sum(limits) == 0  # no batches at all: no hooks, no results (as Lightning)
 
     # ---------------------------------------------------------------- guards
     def has_next(self) -> bool:
@@ -64,6 +65,8 @@ class EvalRun:
 
     # ---------------------------------------------------------------- actions
     def start(self) -> None:
+        if self.skip:
+            return
         s = self.s
         self._modes = {m: m.training for m in s.module.modules()} if self.hooks["train"] is None else None
         self._grad_ctx = torch.inference_mode() if self.inference else torch.no_grad()
@@ -91,6 +94,9 @@ class EvalRun:
         s.metrics.end_batch(self.stage, s.progress.global_step, s.progress.epoch, not self._fetcher.has_next())
 
     def end(self) -> None:
+        if self.skip:
+            self.results = []
+            return
         s = self.s
         s.metrics.epoch_end_reached(self.stage)
         s.dispatch.call(self.hooks["epoch_end"])
