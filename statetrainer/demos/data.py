@@ -27,7 +27,7 @@ class CorpusDataModule(st.DataModule):
         self,
         seq_len: int = 32,
         batch_size: int = 32,
-        train_stride: int = 8,
+        train_stride: int = 4,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
         num_workers: int = 0,
