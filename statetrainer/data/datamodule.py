@@ -56,10 +56,11 @@ class DataModule:
         pass
 
     # hyper-parameters (shared implementation with StateModule)
-    def save_hyperparameters(self, *args: Any, ignore=None, frame=None, logger: bool = True) -> None:
+    def save_hyperparameters(self, *args: Any, ignore=None, frame=None, logger: bool = True,
+                             non_plain: str = "error") -> None:
         from statetrainer.module import hparams
         frame = frame or inspect.currentframe().f_back
-        hparams.save_hyperparameters(self, *args, ignore=ignore, frame=frame, logger=logger)
+        hparams.save_hyperparameters(self, *args, ignore=ignore, frame=frame, logger=logger, non_plain=non_plain)
 
     @property
     def hparams(self):

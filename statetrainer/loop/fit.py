@@ -133,6 +133,9 @@ def epoch_start(s) -> str:
         rng.restore(s.resume["rng"])
     if not s.fetcher.has_next() and not p.is_last_batch:
         p.epoch_skipped = True
+    if skip and not s.resume_decided:
+        s.resume_decided = True
+        return "resumed"  # the last trained batch's validate/continue decision was still to be taken
     return "started"
 
 
@@ -148,6 +151,8 @@ def close_batch(s) -> None:
 def train_batch(s) -> str:
     close_batch(s)
     p = s.progress
+    s.before_batch = {"batch_idx": p.batch_idx, "batches_seen": p.batches_seen, "is_last_batch": p.is_last_batch,
+                      "total_batch_idx": p.total_batch_idx, "global_step": p.global_step}
     try:
         batch = s.fetcher.fetch()
     except StopIteration:
@@ -173,6 +178,7 @@ def train_batch(s) -> str:
         step_schedulers(s, "epoch", False, p.epoch)
     s.batch_open = True
     s.dispatch.call("on_train_batch_end", outputs, batch, batch_idx)
+    s.before_batch = None
     s.metrics.end_batch("train", p.global_step, p.epoch, p.is_last_batch, stepped=s.batch_stepped)
     return "batch_done"
 

@@ -41,7 +41,7 @@ class Session:
         self.trainer = None
         self.state = None
         self.stepper = None
-        self.on_configured = None
+        self.on_model_ready = None
         self.on_started = None
         self.return_predictions = True
         # loop position that lives only for this call
@@ -55,6 +55,8 @@ class Session:
         self.batch_stepped = False
         self.training_skipped = False
         self.epoch_rng = None
+        self.before_batch = None        # progress before the running training batch (rolled back on interrupt)
+        self.resume_decided = True      # False: the last trained batch's validate/continue decision is pending
         self.sanity_rng = None
 
     def step_optimizer_for(self, raw) -> StepOptimizer:

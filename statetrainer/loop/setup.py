@@ -50,16 +50,15 @@ def setup(s) -> str:
         d.call("prepare_data")
     d.call("setup", stage)
     d.call_module("configure_model")
+    if s.on_model_ready is not None:
+        s.on_model_ready(s)  # checkpoint: module weights and callback states (Lightning's order)
     s.precision.convert_module(s.module)
     s.strategy.model_to_device(s.module)
     if s.fn == "fit":
         _configure_optimizers(s)
-    if s.on_configured is not None:
-        s.on_configured(s)
-    if s.fn == "fit":
         d.call("on_fit_start")
     if s.on_started is not None:
-        s.on_started(s)
+        s.on_started(s)  # loggers' hyper-parameters, then checkpoint: optimizers and loop progress
     return "configured"
 
 

@@ -79,6 +79,10 @@ TRANSITIONS: tuple[tuple[str, str | list[str], str, tuple[str, ...]], ...] = (
     ("started", "train_start", "epoch_start", ()),
     ("started", "epoch_start", "epoch_end", ("epoch_done",)),
     ("started", "epoch_start", "train_batch", ()),
+    # resumed mid-epoch from a checkpoint taken after a batch, before its validate/continue decision
+    ("resumed", "epoch_start", "val_start", ("should_validate_now",)),
+    ("resumed", "epoch_start", "epoch_end", ("epoch_done",)),
+    ("resumed", "epoch_start", "train_batch", ()),
     ("batch_done", "train_batch", "val_start", ("should_validate_now",)),
     ("batch_done", "train_batch", "epoch_end", ("epoch_done",)),
     ("batch_done", "train_batch", "train_batch", ()),

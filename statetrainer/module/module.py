@@ -80,12 +80,13 @@ class StateModule(HookStubs, nn.Module):
         self._example_input_array = value
 
     # ---------------------------------------------------------------- hyper-parameters
-    def save_hyperparameters(self, *args: Any, ignore=None, frame=None, logger: bool = True) -> None:
+    def save_hyperparameters(self, *args: Any, ignore=None, frame=None, logger: bool = True,
+                             non_plain: str = "error") -> None:
         from statetrainer.module import hparams
         if frame is None:
             import inspect
             frame = inspect.currentframe().f_back
-        hparams.save_hyperparameters(self, *args, ignore=ignore, frame=frame, logger=logger)
+        hparams.save_hyperparameters(self, *args, ignore=ignore, frame=frame, logger=logger, non_plain=non_plain)
 
     @property
     def hparams(self):

@@ -38,6 +38,14 @@ class TrainerProperties:
     def accumulate_grad_batches(self) -> int:
         return self._config.accumulate_for(self._progress.epoch)
 
+    @accumulate_grad_batches.setter
+    def accumulate_grad_batches(self, value: int) -> None:
+        """Set by GradientAccumulationScheduler at epoch start: k from now on."""
+        from statetrainer.trainer.flags import _accumulation
+        self._config.accumulate = _accumulation(value)
+
+    ckpt_path = property(lambda self: self._ckpt_path, doc="The checkpoint the last run restored, or None.")
+
     @property
     def default_root_dir(self) -> str:
         return self._default_root_dir

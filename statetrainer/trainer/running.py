@@ -62,21 +62,32 @@ def _session(trainer, fn: str, model, datamodule, **options: Any) -> Session:
     s.trainer, s.state = trainer, trainer.state
     s.stepper = Stepper(s)
     s.return_predictions = options.get("return_predictions", True)
-    s.on_configured = functools.partial(_on_configured, ckpt_path=options.get("ckpt_path"))
+    s.on_model_ready = functools.partial(_restore_model, ckpt_path=options.get("ckpt_path"),
+                                         weights_only=options.get("weights_only"))
     s.on_started = _on_started
     return s
 
 
-def _on_configured(s, ckpt_path=None) -> None:
-    """After setup/configure_model/configure_optimizers: restore a checkpoint if one was asked for."""
-    if ckpt_path is not None:
-        from statetrainer.checkpoint import content
-        content.restore_from_path(s.trainer, ckpt_path, s.fn)
+def _restore_model(s, ckpt_path=None, weights_only=None) -> None:
+    """After configure_model: read the checkpoint, restore weights, datamodule and callback states."""
+    s.checkpoint = None
+    if ckpt_path is None:
+        return
+    from statetrainer.checkpoint import content
+    loaded = content.load_from_path(s.trainer, ckpt_path, s.fn, weights_only)
+    if loaded is not None:
+        s.checkpoint = loaded
+        content.restore_modules_and_callbacks(s.trainer, loaded[1], loaded[0])
 
 
 def _on_started(s) -> None:
+    """After on_fit_start: log hyper-parameters, then (fit) restore optimizers and loop progress."""
     from statetrainer.loggers import lifecycle
     lifecycle.start(s.trainer.loggers, s.module, s.datamodule)
+    if s.fn == "fit" and getattr(s, "checkpoint", None) is not None:
+        from statetrainer.checkpoint import content
+        path, checkpoint = s.checkpoint
+        content.restore_training_state(s.trainer, checkpoint, path)
 
 
 def _prepare(trainer, fn: str, model, datamodule) -> None:
@@ -86,6 +97,7 @@ def _prepare(trainer, fn: str, model, datamodule) -> None:
     if datamodule is not None:
         datamodule.trainer = trainer
     trainer._interrupted = False
+    trainer._ckpt_path = None
     trainer._stop.request(False)
     trainer._ctx.fn = fn
     trainer.state.fn = fn
@@ -129,6 +141,7 @@ def _on_terminal(s, trigger: str, exc: BaseException) -> None:
     if s.eval_run is not None:
         s.eval_run.close()
     trainer._metrics.abort()
+    s.state_before_terminal = trainer._machine.current
     trainer._machine.force_terminal(trigger)
     where = f"at epoch {p.epoch}, global_step={p.global_step}"
     if trigger == "interrupt":
@@ -171,9 +184,22 @@ def connect_filtered(trainer, signal, every, once):
 
 
 def loop_state(trainer) -> dict:
-    """The loops' position as plain data: the machine state's name, the counters, the RNG states."""
+    """The loops' position as plain data: the machine state's name, the counters, the RNG states.
+
+    Taken while a training batch runs (an interrupt), the position is the one before that batch
+    when the batch has not stepped yet: resuming re-runs it whole.
+    """
     s = trainer._session
-    return {"state": trainer._machine.current, "progress": trainer._progress.state_dict(),
+    state = trainer._machine.current
+    if state in ("interrupted", "failed") and s is not None:
+        state = getattr(s, "state_before_terminal", state)
+    progress = trainer._progress.state_dict()
+    decided = state != "train_batch"
+    before = getattr(s, "before_batch", None)
+    if state == "train_batch" and before is not None and before["global_step"] == progress["global_step"]:
+        progress.update(before)
+        decided = True
+    return {"state": state, "progress": progress, "decided": decided,
             "rng": rng.capture(), "rng_epoch_start": getattr(s, "epoch_rng", None),
             "batch_open": bool(getattr(s, "batch_open", False)),
             "batch_stepped": bool(getattr(s, "batch_stepped", False)),
@@ -184,7 +210,8 @@ _MID_EPOCH = {"train_batch", "val_start", "val_batch", "val_end"}
 
 
 def restore_loop_state(trainer, state: dict) -> None:
-    """Put the loops back where `loop_state` was taken; fit continues at the next batch."""
+    """Put the loops back where `loop_state` was taken; fit continues at the next batch, first taking
+    the validate/continue decision of the last trained batch if it was still pending."""
     p = trainer._progress
     p.load_state_dict(state.get("progress", {}))
     trainer._metrics.load_state_dict(state.get("metrics", {}))
@@ -194,6 +221,7 @@ def restore_loop_state(trainer, state: dict) -> None:
         p.resume_skip = p.batches_seen
         s.resume = {"rng_epoch_start": state["rng_epoch_start"], "rng": state["rng"]}
         s.batch_open, s.batch_stepped = state.get("batch_open", False), state.get("batch_stepped", False)
+        s.resume_decided = state.get("decided", saved != "train_batch")
     else:
         p.resume_skip = 0
         p.epoch = max(p.epoch, p.epochs_processed)

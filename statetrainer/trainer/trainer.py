@@ -55,32 +55,40 @@ class Trainer(properties.TrainerProperties):
         self._module = None
         self._datamodule = None
         self._interrupted = False
+        self._ckpt_path = None
         self.gradient_clip_val = cfg.gradient_clip_val
         self.gradient_clip_algorithm = cfg.gradient_clip_algorithm
 
     # ---------------------------------------------------------------- entry points
-    def fit(self, model, train_dataloaders=None, val_dataloaders=None, datamodule=None, ckpt_path=None) -> None:
-        """Train `model`; returns when a stop rule ends training (see `state.stop_reason`)."""
+    def fit(self, model, train_dataloaders=None, val_dataloaders=None, datamodule=None, ckpt_path=None,
+            weights_only: Optional[bool] = None) -> None:
+        """Train `model`; returns when a stop rule ends training (see `state.stop_reason`).
+        `weights_only=False` is the explicit opt-in to unpickle a checkpoint that needs it."""
         train, datamodule = running.split_datamodule(train_dataloaders, datamodule, "train_dataloaders")
-        running.run(self, "fit", model, datamodule, ckpt_path, train=train, val=val_dataloaders)
+        running.run(self, "fit", model, datamodule, ckpt_path, weights_only=weights_only, train=train,
+                    val=val_dataloaders)
 
-    def validate(self, model=None, dataloaders=None, ckpt_path=None, verbose: bool = True, datamodule=None):
+    def validate(self, model=None, dataloaders=None, ckpt_path=None, verbose: bool = True, datamodule=None,
+                 weights_only: Optional[bool] = None):
         """One pass over the validation data; a list with one metrics dict per dataloader."""
         dataloaders, datamodule = running.split_datamodule(dataloaders, datamodule, "dataloaders")
-        return running.run(self, "validate", model, datamodule, ckpt_path, verbose=verbose, val=dataloaders)
+        return running.run(self, "validate", model, datamodule, ckpt_path, verbose=verbose,
+                           weights_only=weights_only, val=dataloaders)
 
-    def test(self, model=None, dataloaders=None, ckpt_path=None, verbose: bool = True, datamodule=None):
+    def test(self, model=None, dataloaders=None, ckpt_path=None, verbose: bool = True, datamodule=None,
+             weights_only: Optional[bool] = None):
         """One pass over the test data; a list with one metrics dict per dataloader."""
         dataloaders, datamodule = running.split_datamodule(dataloaders, datamodule, "dataloaders")
-        return running.run(self, "test", model, datamodule, ckpt_path, verbose=verbose, test=dataloaders)
+        return running.run(self, "test", model, datamodule, ckpt_path, verbose=verbose, weights_only=weights_only,
+                           test=dataloaders)
 
     def predict(self, model=None, dataloaders=None, datamodule=None, return_predictions: Optional[bool] = None,
-                ckpt_path=None):
+                ckpt_path=None, weights_only: Optional[bool] = None):
         """predict_step over the predict data; the outputs (a list per dataloader when several)."""
         dataloaders, datamodule = running.split_datamodule(dataloaders, datamodule, "dataloaders")
         keep = True if return_predictions is None else bool(return_predictions)
         return running.run(self, "predict", model, datamodule, ckpt_path, return_predictions=keep,
-                           predict=dataloaders)
+                           weights_only=weights_only, predict=dataloaders)
 
     def tune(self, model, train_dataloaders=None, val_dataloaders=None, datamodule=None, **kwargs: Any):
         """Run the learning-rate and/or batch-size finders the flags ask for (see statetrainer.Tuner)."""
