@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import statetrainer as st
 from statetrainer.demos import corpus
 from statetrainer.demos.corpus import CORPUS_FILE, TRANSITIONS, generate_corpus, read_corpus
 from statetrainer.demos.tokenizer import Vocabulary
@@ -145,8 +146,6 @@ def test_token_windows_shift_targets_by_one():
 
 
 # --- data module, model and the real Trainer --------------------------------------------
-
-st = pytest.importorskip("statetrainer")
 
 
 @pytest.fixture(autouse=True)
