@@ -47,6 +47,7 @@ STATES: tuple[StateInfo, ...] = (
     S("predict_batch", "predict", ("on_predict_batch_start", "predict_step", "on_predict_batch_end"),
       "One prediction batch."),
     S("predict_end", "predict", ("on_predict_epoch_end", "on_predict_end"), "predict() ended."),
+    S("tuning", "tune", (), "trainer.tune() / Tuner: the finders run their trials on temporary trainers."),
     S("teardown", None, ("teardown",), "teardown(stage) on callbacks, module and datamodule."),
     S("finished", None, (), "The run ended normally."),
     S("interrupted", None, ("on_exception", "teardown"), "Ctrl-C/SIGTERM ended the run gracefully."),
@@ -55,7 +56,7 @@ STATES: tuple[StateInfo, ...] = (
 
 RUNNING = tuple(s.name for s in STATES if s.name not in ("idle", "finished", "interrupted", "failed"))
 _RESTARTABLE = ["idle", "finished", "interrupted", "failed"]
-ENTRY_TRIGGERS = ("fit", "validate", "test", "predict")
+ENTRY_TRIGGERS = ("fit", "validate", "test", "predict", "tune")
 
 # (trigger, source(s), dest, guards)
 TRANSITIONS: tuple[tuple[str, str | list[str], str, tuple[str, ...]], ...] = (
@@ -63,6 +64,8 @@ TRANSITIONS: tuple[tuple[str, str | list[str], str, tuple[str, ...]], ...] = (
     ("validate", _RESTARTABLE, "setup", ()),
     ("test", _RESTARTABLE, "setup", ()),
     ("predict", _RESTARTABLE, "setup", ()),
+    ("tune", _RESTARTABLE, "tuning", ()),
+    ("ended", "tuning", "finished", ()),
     # setup routes by fn
     ("configured", "setup", "sanity_start", ("is_fit", "has_sanity_steps")),
     ("configured", "setup", "train_start", ("is_fit",)),

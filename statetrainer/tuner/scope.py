@@ -70,6 +70,7 @@ class TuningScope:
         self._own_hook = self.model.__dict__.get("configure_callbacks")
         self.model.__dict__["configure_callbacks"] = _no_callbacks
         self.trainer.state.fn = "tune"
+        self.trainer._machine.fire("tune")  # idle/finished -> tuning; refused while another call runs
         return self
 
     def capture_configured(self, trial, module) -> None:
@@ -80,6 +81,10 @@ class TuningScope:
                 self._stateful[id(obj)] = (obj, _to_cpu(obj.state_dict()))
 
     def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            self.trainer._machine.fire("ended")
+        else:
+            self.trainer._machine.force_terminal("interrupt" if issubclass(exc_type, KeyboardInterrupt) else "fail")
         if self._own_hook is None:
             self.model.__dict__.pop("configure_callbacks", None)
         else:
