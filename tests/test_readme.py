@@ -1,0 +1,41 @@
+"""The README's examples run as printed (and print what the README says they print)."""
+import re
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import statetrainer as st
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_examples_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    example, signals_block, inspect_block = _blocks()[:3]
+    namespace: dict = {}
+    exec(compile(example, "README:example", "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "max_epochs=5 reached: 5 epochs completed, global_step=40." in out
+
+    exec(compile(signals_block, "README:signals", "exec"), namespace)
+    trainer = namespace["trainer"]
+    data = TensorDataset(torch.randn(64, 8), torch.randn(64, 1))
+    try:
+        trainer.fit(namespace["Regressor"](), DataLoader(data, batch_size=8), DataLoader(data, batch_size=32))
+    finally:
+        st.signals.on_train_batch_end.disconnect(namespace["show"])
+    out = capsys.readouterr().out
+    assert "validated at" in out and "max_steps=100 reached" in out
+    assert out.count("validated at") == len([t for t in trainer.state.history if t.dest == "val_end"]) // 2
+
+    namespace.update(model=namespace["Regressor"](), train_loader=DataLoader(data, batch_size=8),
+                     val_loader=DataLoader(data, batch_size=32))
+    exec(compile(inspect_block, "README:inspect", "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "fit running train train_batch" in out
+    assert "stateDiagram-v2" in out and "max_epochs=2 reached" in out
