@@ -20,7 +20,8 @@ class StepOptimizer:
         self.__dict__["_optimizer"] = optimizer
         self.__dict__["_stepper"] = stepper
         # isinstance(opt, type(raw_optimizer)) keeps working, as with Lightning's wrapper
-        self.__dict__["__class__"] = type(f"Step{type(optimizer).__name__}", (StepOptimizer, type(optimizer)), {})
+        object.__setattr__(self, "__class__",
+                           type(f"Step{type(optimizer).__name__}", (StepOptimizer, type(optimizer)), {}))
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
