@@ -145,3 +145,24 @@ def test_stop_request_reset_between_fits():
     module.stop_in = None
     trainer.fit(module, loader())
     assert trainer.state.stop_reason == "max_epochs=10 reached: 10 epochs completed, global_step=37."
+
+
+def matrix_rows() -> list[str]:
+    """The matrix as the Markdown rows docs/stopping.md shows."""
+    rows = []
+    for case, (flags, module_kwargs, step, epoch, epoch_ends, reason) in MATRIX.items():
+        setting = ", ".join(f"{k}={v!r}" for k, v in flags.items())
+        hook = ""
+        if "stop_in" in module_kwargs:
+            hook = f"should_stop=True in {module_kwargs['stop_in']}"
+        elif "minus_one_at" in module_kwargs:
+            hook = "-1 from on_train_batch_start at epoch 0, batch 1"
+        rows.append(f"| {case} | `{setting}` | {hook or '-'} | {step} | {epoch} | {epoch_ends} | {reason} |")
+    return rows
+
+
+def test_docs_stopping_shows_the_matrix():
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[2] / "docs" / "stopping.md").read_text()
+    missing = [row for row in matrix_rows() if row not in text]
+    assert not missing, "docs/stopping.md is missing these rows of the matrix:\n" + "\n".join(missing)
