@@ -335,3 +335,17 @@ def test_nested_batches_reach_the_step_with_their_types():
     trainer = st.Trainer(max_epochs=1, **QUIET)
     trainer.fit(Nested(), DataLoader(data, batch_size=None))
     assert seen == ["Batch"] * 3 and trainer.global_step == 3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_nested_batches_move_to_the_gpu():
+    devices = []
+
+    class OnGpu(Tiny):
+        def training_step(self, batch, batch_idx):
+            devices.append((batch.x.device.type, batch.extra["y"].device.type, self.device.type))
+            return torch.nn.functional.mse_loss(self(batch.x), batch.extra["y"])
+
+    data = [Batch(torch.randn(2, 4), {"y": torch.randn(2, 1)}) for _ in range(2)]
+    st.Trainer(max_epochs=1, accelerator="cuda", devices=1, **QUIET).fit(OnGpu(), DataLoader(data, batch_size=None))
+    assert devices == [("cuda", "cuda", "cuda")] * 2

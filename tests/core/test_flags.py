@@ -271,3 +271,23 @@ def test_float16_mixed_on_cpu_is_refused(precision):
     with pytest.raises(MisconfigurationError, match=r"`precision` got '16-mixed' on the CPU; accepted there: "):
         st.Trainer(max_epochs=1, precision=precision, **QUIET).fit(module, loader(2, 2))
     assert module.seen == []
+
+
+def test_fast_dev_run_skips_the_tuner():
+    class WithLr(Tiny):
+        def __init__(self):
+            super().__init__(lr=0.1)
+    module = WithLr()
+    trainer = st.Trainer(fast_dev_run=True, auto_lr_find=True, enable_progress_bar=False)
+    with pytest.warns(UserWarning, match="Skipping the learning rate finder since `fast_dev_run` is enabled"):
+        assert trainer.tune(module, loader(32, 2)) == {"lr_find": None}
+    assert module.lr == 0.1 and trainer.global_step == 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_float16_mixed_on_cuda_scales_and_autocasts():
+    module = DtypeProbe()
+    trainer = st.Trainer(max_epochs=1, accelerator="cuda", devices=1, precision="16-mixed", **QUIET)
+    trainer.fit(module, loader(4, 2))
+    assert module.dtypes == (torch.float32, torch.float32, torch.float16)
+    assert trainer.global_step == 2 and torch.isfinite(module.layer.weight).all()
