@@ -38,6 +38,17 @@ def _form_list(m):
     return [opt], opt, []
 
 
+def _form_tuple(m):
+    opt = _sgd(m)
+    return (opt,), opt, []
+
+
+def _form_lists_single_scheduler(m):
+    opt = _sgd(m)
+    sched = _step_lr(opt)
+    return [[opt], sched], opt, [(sched, "epoch", 1, None)]
+
+
 def _form_tuple_of_lists(m):
     opt = _sgd(m)
     sched = _step_lr(opt)
@@ -68,7 +79,7 @@ def _form_dict_plateau(m):
     return {"optimizer": opt, "lr_scheduler": sched, "monitor": "val_loss"}, opt, [(sched, "epoch", 1, "val_loss")]
 
 
-FORMS = [_form_single, _form_list, _form_tuple_of_lists, _form_dict, _form_dict_scheduler, _form_dict_scheduler_config,
+FORMS = [_form_single, _form_list, _form_tuple, _form_lists_single_scheduler, _form_tuple_of_lists, _form_dict, _form_dict_scheduler, _form_dict_scheduler_config,
          _form_dict_plateau]
 
 
@@ -85,6 +96,30 @@ def test_configure_optimizers_return_forms(form):
     assert trainer.optimizers == [made["opt"]] and trainer.global_step == 8
     got = [(c.scheduler, c.interval, c.frequency, c.monitor) for c in trainer.lr_scheduler_configs]
     assert got == made["scheds"]
+
+
+def test_list_of_dicts_in_manual_optimization():
+    made = {}
+
+    class Manual(Tiny):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+
+        def training_step(self, batch, batch_idx):
+            self.seen.append(batch_idx)
+
+        def configure_optimizers(self):
+            a, b = _sgd(self), torch.optim.Adam(self.parameters())
+            sched = _step_lr(b)
+            made.update(a=a, b=b, sched=sched)
+            return [{"optimizer": a}, {"optimizer": b, "lr_scheduler": {"scheduler": sched, "interval": "step"}}]
+    trainer = st.Trainer(max_epochs=1, **QUIET)
+    module = Manual()
+    trainer.fit(module, loader())
+    assert trainer.optimizers == [made["a"], made["b"]]
+    assert [(c.scheduler, c.interval, c.opt_idx) for c in trainer.lr_scheduler_configs] == [(made["sched"], "step", 1)]
+    assert module.lr_schedulers() is made["sched"]
 
 
 @pytest.mark.parametrize("value, text", [
