@@ -210,11 +210,12 @@ def test_weak_receiver_vanishes_with_its_closure():
 
 @pytest.mark.parametrize("receiver", [lambda trainer, batch: None, lambda: None, lambda trainer, *, nope: None])
 def test_wrong_signature_is_refused_at_connect(receiver):
+    before = dict(st.signals.on_train_batch_end.receivers)
     with pytest.raises(MisconfigurationError) as info:
         st.signals.on_train_batch_end.connect(receiver)
     message = str(info.value)
     assert "on_train_batch_end" in message and "['outputs', 'batch', 'batch_idx']" in message
-    assert not st.signals.on_train_batch_end.receivers
+    assert st.signals.on_train_batch_end.receivers == before
 
 
 def test_wrong_signature_is_refused_by_trainer_on():
