@@ -3,7 +3,6 @@ detection, precision and inference mode."""
 from __future__ import annotations
 
 import argparse
-import os
 
 import pytest
 import torch
@@ -11,7 +10,7 @@ import torch
 import statetrainer as st
 from statetrainer.errors import MisconfigurationError
 from statetrainer.trainer.flags import FLAG_HELP
-from tests.core.helpers import QUIET, Counting, Tiny, counter_class, lightning, loader, tiny_class
+from tests.core.helpers import QUIET, Tiny, counter_class, lightning, loader, tiny_class
 
 BAD = {  # flag: a value it must refuse
     "accelerator": "tpu", "strategy": "fsdp", "devices": "many", "num_nodes": 0, "precision": "8",

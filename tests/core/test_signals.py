@@ -14,7 +14,7 @@ import statetrainer as st
 from statetrainer.errors import MisconfigurationError
 from statetrainer.module.hooks import HookStubs
 from statetrainer.signals import CATALOGUE, signal_names
-from tests.core.helpers import QUIET, Counting, Tiny, loader
+from tests.core.helpers import QUIET, Tiny, loader
 
 NOT_HOOKS = {
     "cb": {"state_dict", "load_state_dict", "state_key"},
