@@ -261,4 +261,3 @@ def _apply_fast_dev_run(cfg: TrainerConfig, fdr) -> None:
     cfg.max_steps = n
     cfg.val_check_interval = 1.0
     cfg.check_val_every_n_epoch = 1
-    cfg.log_every_n_steps = 1

@@ -37,7 +37,10 @@ class Trainer(properties.TrainerProperties):
         self._default_root_dir = os.fspath(cfg.default_root_dir) if cfg.default_root_dir else os.getcwd()
         self.callbacks: list = building.build_callbacks(cfg)
         self.callbacks = setup_actions.attach_model_callbacks(self.callbacks, [])
-        self._loggers = [] if cfg.fast_dev_run else building.build_loggers(cfg, self._default_root_dir)
+        self._loggers = building.build_loggers(cfg, self._default_root_dir)
+        if cfg.fast_dev_run and self._loggers:  # as Lightning: logger callbacks keep working, nothing is written
+            from statetrainer.loggers.logger import DummyLogger
+            self._loggers = [DummyLogger()]
         self.profiler = building.build_profiler(cfg)
         self._progress = Progress()
         self._stop = StopRules(self._progress, cfg.max_epochs, cfg.max_steps, cfg.min_epochs, cfg.min_steps)
