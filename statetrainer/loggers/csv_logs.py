@@ -10,8 +10,8 @@ import torch
 
 from statetrainer.errors import flag_error
 from statetrainer.loggers import hparams_file
-from statetrainer.loggers.logger import Logger, _DummyExperiment, global_rank, rank_zero_only
-from statetrainer.loggers.versions import next_version, version_folder
+from statetrainer.loggers.logger import _DummyExperiment, global_rank, rank_zero_only
+from statetrainer.loggers.folder import FolderLogger
 
 __all__ = ["CSVLogger"]
 
@@ -60,7 +60,7 @@ class _MetricsFile:
         self.metrics = []
 
 
-class CSVLogger(Logger):
+class CSVLogger(FolderLogger):
     """Log to ``save_dir/name/version_N/metrics.csv`` and ``hparams.yaml``; readable with ``csv`` or pandas.
 
     Columns are the metric names plus ``step``, sorted; a row has the values logged in one call
@@ -73,38 +73,12 @@ class CSVLogger(Logger):
 
     def __init__(self, save_dir: str | os.PathLike, name: str | None = "lightning_logs",
                  version: int | str | None = None, prefix: str = "", flush_logs_every_n_steps: int = 100) -> None:
-        if version is not None and not isinstance(version, (int, str)):
-            raise flag_error("version", version, "None, an int or a str")
         if not isinstance(flush_logs_every_n_steps, int) or flush_logs_every_n_steps < 1:
             raise flag_error("flush_logs_every_n_steps", flush_logs_every_n_steps, "an int >= 1")
-        self._save_dir = os.fspath(save_dir)
-        self._name = name or ""
-        self._version = version
+        self._init_folder(save_dir, name, version)
         self._prefix = prefix
         self._flush_every = flush_logs_every_n_steps
         self._experiment: _MetricsFile | None = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def version(self) -> int | str:
-        if self._version is None:
-            self._version = next_version(self.root_dir)
-        return self._version
-
-    @property
-    def save_dir(self) -> str:
-        return self._save_dir
-
-    @property
-    def root_dir(self) -> str:
-        return os.path.join(self._save_dir, self._name)
-
-    @property
-    def log_dir(self) -> str:
-        return os.path.join(self.root_dir, version_folder(self.version))
 
     @property
     def experiment(self) -> Any:

@@ -9,13 +9,13 @@ import torch
 
 from statetrainer.errors import flag_error
 from statetrainer.loggers import hparams_file
-from statetrainer.loggers.logger import Logger, _DummyExperiment, global_rank, rank_zero_only
-from statetrainer.loggers.versions import next_version, version_folder
+from statetrainer.loggers.logger import _DummyExperiment, global_rank, rank_zero_only
+from statetrainer.loggers.folder import FolderLogger
 
 __all__ = ["TensorBoardLogger"]
 
 
-class TensorBoardLogger(Logger):
+class TensorBoardLogger(FolderLogger):
     """Log to ``save_dir/name/version_N`` in TensorBoard's event-file format (``tensorboard --logdir save_dir``).
 
     Args:
@@ -37,11 +37,7 @@ class TensorBoardLogger(Logger):
     def __init__(self, save_dir: str | os.PathLike, name: str | None = "lightning_logs",
                  version: int | str | None = None, log_graph: bool = False, default_hp_metric: bool = True,
                  prefix: str = "", sub_dir: str | os.PathLike | None = None, **kwargs: Any) -> None:
-        if version is not None and not isinstance(version, (int, str)):
-            raise flag_error("version", version, "None, an int or a str")
-        self._save_dir = os.fspath(save_dir)
-        self._name = name or ""
-        self._version = version
+        self._init_folder(save_dir, name, version)
         self._log_graph = bool(log_graph)
         self._default_hp_metric = default_hp_metric
         self._prefix = prefix
@@ -52,30 +48,12 @@ class TensorBoardLogger(Logger):
         self.hparams: dict[str, Any] = {}
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def version(self) -> int | str:
-        if self._version is None:
-            self._version = next_version(self.root_dir)
-        return self._version
-
-    @property
-    def save_dir(self) -> str:
-        return self._save_dir
-
-    @property
-    def root_dir(self) -> str:
-        return os.path.join(self._save_dir, self._name)
-
-    @property
     def sub_dir(self) -> str | None:
         return self._sub_dir
 
     @property
     def log_dir(self) -> str:
-        path = os.path.join(self.root_dir, version_folder(self.version))
+        path = super().log_dir
         if self._sub_dir:
             path = os.path.join(path, self._sub_dir)
         return os.path.expanduser(os.path.expandvars(path))
