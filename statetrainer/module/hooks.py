@@ -10,20 +10,19 @@ from typing import Any
 
 import torch
 
-from statetrainer.loop.transfer import move_to_device
+from statetrainer.module.data_hooks import DataHooks
 
 __all__ = ["HookStubs"]
 
 
-class HookStubs:
-    """The module's hooks. StateModule inherits them; override the ones you need."""
+class HookStubs(DataHooks):
+    """The module's hooks (the data hooks come from DataHooks). StateModule inherits them; override the
+    ones you need."""
 
     # -- configuration, in the order fit() calls them
     def configure_callbacks(self):
         return []
 
-    def prepare_data(self) -> None: ...
-    def setup(self, stage: str) -> None: ...
     def configure_model(self) -> None: ...
     def configure_sharded_model(self) -> None: ...
 
@@ -35,15 +34,6 @@ class HookStubs:
     def on_train_epoch_start(self) -> None: ...
 
     # -- per batch
-    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        return batch
-
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        return move_to_device(batch, device)
-
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        return batch
-
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> int | None: ...
 
     def on_before_zero_grad(self, optimizer) -> None: ...
@@ -114,22 +104,6 @@ class HookStubs:
     def on_predict_batch_end(self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None: ...
     def on_predict_epoch_end(self) -> None: ...
     def on_predict_end(self) -> None: ...
-
-    # -- checkpoints, failures, teardown
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None: ...
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None: ...
-    def on_exception(self, exception: BaseException) -> None: ...
-    def teardown(self, stage: str) -> None: ...
-
-    # -- data hooks (not signals: they return loaders)
-    def train_dataloader(self):
-        raise NotImplementedError
-    def val_dataloader(self):
-        raise NotImplementedError
-    def test_dataloader(self):
-        raise NotImplementedError
-    def predict_dataloader(self):
-        raise NotImplementedError
 
     # -- steps: training_step has no default (required); predict_step calls forward
     def training_step(self, *args: Any, **kwargs: Any):

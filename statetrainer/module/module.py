@@ -8,12 +8,13 @@ import torch
 from torch import nn
 
 from statetrainer.module.hooks import HookStubs
+from statetrainer.module.hyperparameters import HyperparametersBase
 from statetrainer.module.optimizer import StepOptimizer
 
 __all__ = ["StateModule"]
 
 
-class StateModule(HookStubs, nn.Module):
+class StateModule(HookStubs, HyperparametersBase, nn.Module):
     """Subclass it like a LightningModule: training_step, configure_optimizers and the hooks you need."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -78,32 +79,6 @@ class StateModule(HookStubs, nn.Module):
     @example_input_array.setter
     def example_input_array(self, value) -> None:
         self._example_input_array = value
-
-    # ---------------------------------------------------------------- hyper-parameters
-    def save_hyperparameters(self, *args: Any, ignore=None, frame=None, logger: bool = True,
-                             non_plain: str = "error") -> None:
-        from statetrainer.module import hparams
-        if frame is None:
-            import inspect
-            frame = inspect.currentframe().f_back
-        hparams.save_hyperparameters(self, *args, ignore=ignore, frame=frame, logger=logger, non_plain=non_plain)
-
-    @property
-    def hparams(self):
-        from statetrainer.module import hparams
-        return hparams.get_hparams(self)
-
-    @property
-    def hparams_initial(self):
-        from statetrainer.module import hparams
-        return hparams.get_hparams_initial(self)
-
-    @classmethod
-    def load_from_checkpoint(cls, checkpoint_path, map_location=None, hparams_file=None, strict=None,
-                             **kwargs: Any):
-        from statetrainer.module import hparams
-        return hparams.load_from_checkpoint(cls, checkpoint_path, map_location=map_location,
-                                            hparams_file=hparams_file, strict=strict, **kwargs)
 
     # ---------------------------------------------------------------- logging
     def log(self, name: str, value: Any, prog_bar: bool = False, logger: bool | None = None,

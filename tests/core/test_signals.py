@@ -41,7 +41,9 @@ def connect():
 
 
 def _public(cls) -> set[str]:
-    return {name for name in vars(cls) if not name.startswith("_")}
+    """Public names defined by `cls` and its statetrainer bases (HookStubs inherits DataHooks)."""
+    owners = [base for base in cls.__mro__ if base.__module__.startswith("statetrainer.")]
+    return {name for base in owners for name in vars(base) if not name.startswith("_")}
 
 
 def test_catalogue_equals_callback_stubs_both_directions():

@@ -1,0 +1,36 @@
+"""The hyper-parameter methods StateModule and DataModule share (implemented in module/hparams.py)."""
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+__all__ = ["HyperparametersBase"]
+
+
+class HyperparametersBase:
+    """save_hyperparameters / hparams / hparams_initial / load_from_checkpoint."""
+
+    def save_hyperparameters(self, *args: Any, ignore=None, frame=None, logger: bool = True,
+                             non_plain: str = "error") -> None:
+        """Record the caller's __init__ arguments (all, or the named ones, minus `ignore`) as hparams."""
+        from statetrainer.module import hparams
+        frame = frame or inspect.currentframe().f_back
+        hparams.save_hyperparameters(self, *args, ignore=ignore, frame=frame, logger=logger, non_plain=non_plain)
+
+    @property
+    def hparams(self):
+        from statetrainer.module import hparams
+        return hparams.get_hparams(self)
+
+    @property
+    def hparams_initial(self):
+        from statetrainer.module import hparams
+        return hparams.get_hparams_initial(self)
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, map_location=None, hparams_file=None, strict=None,
+                             **kwargs: Any):
+        """A new instance built from the checkpoint's hyper-parameters (overridden by `kwargs`), weights loaded."""
+        from statetrainer.module import hparams
+        return hparams.load_from_checkpoint(cls, checkpoint_path, map_location=map_location,
+                                            hparams_file=hparams_file, strict=strict, **kwargs)
