@@ -141,7 +141,7 @@ def _on_terminal(s, trigger: str, exc: BaseException) -> None:
     if s.eval_run is not None:
         s.eval_run.close()
     trainer._metrics.abort()
-    s.state_before_terminal = trainer._machine.current
+    s.state_before_terminal = trainer.state.failing_state = trainer._machine.current
     trainer._machine.force_terminal(trigger)
     where = f"at epoch {p.epoch}, global_step={p.global_step}"
     if trigger == "interrupt":
@@ -154,6 +154,7 @@ def _on_terminal(s, trigger: str, exc: BaseException) -> None:
             s.dispatch.call(hook, *args)
         except Exception as err:  # the original exception is the one that matters
             warnings.warn(f"{hook} raised {type(err).__name__}: {err} while handling {type(exc).__name__}")
+    trainer.state.failing_state = None
     if trigger == "fail":
         from statetrainer.loggers import lifecycle
         lifecycle.finish(trainer.loggers, "failed")

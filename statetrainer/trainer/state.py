@@ -25,6 +25,7 @@ class TrainerState:
         self._machine = machine_ref
         self.fn: Optional[str] = None
         self.stop_reason: Optional[str] = None
+        self.failing_state: Optional[str] = None  # while on_exception/teardown run after a failure
 
     @property
     def current(self) -> str:
@@ -48,6 +49,8 @@ class TrainerState:
     @property
     def stage(self) -> Optional[str]:
         current = self.current
+        if current in ("interrupted", "failed") and self.failing_state is not None:
+            current = self.failing_state  # on_exception and teardown see the stage that failed
         if current in ("idle", "finished", "interrupted", "failed"):
             return None
         if current in ("setup", "teardown"):  # Lightning keeps the fn's stage through setup and teardown
