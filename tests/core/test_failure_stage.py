@@ -45,4 +45,5 @@ def test_stage_during_failure_hooks_is_the_failing_stage(where, stage):
         trainer.fit(_Fails(where), data, data)
     assert seen.seen == [("on_exception", stage, "failed", "interrupted"), ("teardown", stage, "failed", "interrupted")]
     assert (trainer.state.stage, trainer.state.current) == (None, "failed")
-    assert trainer.state.stop_reason.startswith(f"failed with RuntimeError: boom in {where if where == 'validate' else 'training'}")
+    step = "training_step" if where == "train" else "validation_step"
+    assert trainer.state.stop_reason.startswith(f"failed with RuntimeError: boom in {step} at epoch 0")
