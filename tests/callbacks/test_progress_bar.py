@@ -200,24 +200,12 @@ def _real_fit(**flags):
     import statetrainer as st
     from torch.utils.data import DataLoader, TensorDataset
 
-    class Tiny(st.StateModule):
-        def __init__(self):
-            super().__init__()
-            self.layer = torch.nn.Linear(2, 1)
-
-        def training_step(self, batch, batch_idx):
-            return self.layer(batch[0]).pow(2).mean()
-
-        def validation_step(self, batch, batch_idx):
-            self.log("val_metric", self.layer(batch[0]).mean(), prog_bar=True)
-
-        def configure_optimizers(self):
-            return torch.optim.SGD(self.parameters(), lr=0.1)
+    from tests.tiny import Tiny
 
     loader = DataLoader(TensorDataset(torch.randn(12, 2)), batch_size=4)
     trainer = st.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_model_summary=False,
                          num_sanity_val_steps=1, limit_val_batches=2, **flags)
-    trainer.fit(Tiny(), loader, loader)
+    trainer.fit(Tiny("val_metric", prog_bar=True), loader, loader)
     return trainer
 
 

@@ -73,20 +73,7 @@ def _fit_with_tracer(tracer, as_callback):
     import statetrainer as st
     from torch.utils.data import DataLoader, TensorDataset
 
-    class Tiny(st.StateModule):
-        def __init__(self):
-            super().__init__()
-            self.layer = torch.nn.Linear(2, 1)
-
-        def training_step(self, batch, batch_idx):
-            return self.layer(batch[0]).pow(2).mean()
-
-        def validation_step(self, batch, batch_idx):
-            self.log("val", self.layer(batch[0]).mean())
-
-        def configure_optimizers(self):
-            return torch.optim.SGD(self.parameters(), lr=0.1)
-
+    from tests.tiny import Tiny
     data = TensorDataset(torch.randn(8, 2))
     trainer = st.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, limit_val_batches=1, num_sanity_val_steps=1,

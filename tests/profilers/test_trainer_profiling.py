@@ -8,22 +8,8 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import statetrainer as st
+from tests.tiny import Tiny
 from statetrainer.profilers import AdvancedProfiler, PassThroughProfiler, SimpleProfiler
-
-
-class Tiny(st.StateModule):
-    def __init__(self):
-        super().__init__()
-        self.layer = torch.nn.Linear(2, 1)
-
-    def training_step(self, batch, batch_idx):
-        return self.layer(batch[0]).pow(2).mean()
-
-    def validation_step(self, batch, batch_idx):
-        self.log("val", self.layer(batch[0]).mean())
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
 def _fit(tmp_path, profiler, logger=False):
