@@ -11,6 +11,8 @@ Two configurations per framework:
 """
 from __future__ import annotations
 
+import time
+
 import torch.nn.functional as F
 
 from workload import make_net, make_optimizer
@@ -21,8 +23,12 @@ DEFAULTS = dict(enable_progress_bar=False)
 COMMON = dict(max_epochs=1, accelerator="cpu", devices=1)
 
 
-def module_class(base: type, log_loss: bool) -> type:
-    """The benchmark module on `base` (st.StateModule or lightning.LightningModule)."""
+def module_class(base: type, log_loss: bool, stamps: list | None = None) -> type:
+    """The benchmark module on `base` (st.StateModule or lightning.LightningModule).
+
+    `stamps`: a list to which on_train_batch_start appends perf_counter() (micro.py's per-batch
+    timing); without it the module overrides no hook at all.
+    """
 
     class Bench(base):
         def __init__(self):
@@ -46,6 +52,8 @@ def module_class(base: type, log_loss: bool) -> type:
         def configure_optimizers(self):
             return make_optimizer(self.parameters())
 
+    if stamps is not None:
+        Bench.on_train_batch_start = lambda self, batch, batch_idx: stamps.append(time.perf_counter())
     Bench.__name__ = Bench.__qualname__ = f"Bench{base.__name__}"
     return Bench
 

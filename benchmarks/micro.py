@@ -1,18 +1,26 @@
-"""Per-call costs of statetrainer's machinery alone (no model, no data), and calls per training batch.
+"""Per-call costs of statetrainer's machinery alone, calls per training batch, and per-batch overhead.
 
     python benchmarks/micro.py [--quick] [--result out.json]
 
 Each operation runs `number` times per repeat; the report gives the best and the median repeat in
 microseconds per call (best = the cost with the least interference from other processes).
+
+Per-batch overhead: the workload (same model, data loader, SGD) trained in this process by hand,
+by statetrainer and by Lightning (all extras off), with a timestamp at every training-batch start
+(the frameworks take it in the module's on_train_batch_start). The typical batch is the median
+interval between starts; the overhead is its difference to the hand loop's. Medians of single
+batches shrug off interruptions by other processes that whole-run times on a busy machine cannot.
 """
 from __future__ import annotations
 
 import argparse
 import functools
 import json
+import logging
 import statistics
 import tempfile
 import time
+import warnings
 
 import torch
 
@@ -161,20 +169,67 @@ def calls_per_batch() -> dict:
     return {name: (long[name] - short[name]) / 40 for name in COUNTED}
 
 
+def _batch_intervals(contender: str, steps: int) -> list[float]:
+    """Seconds between consecutive training-batch starts in one run of the workload."""
+    import hand_loop
+    from framework_loop import framework, module_class, trainer_flags
+    from workload import loaders, make_net, make_optimizer
+    train, val = loaders(steps, 1)
+    stamps: list[float] = []
+    if contender == "hand":
+        net, optimizer = make_net(), None
+        optimizer = make_optimizer(net.parameters())
+        for x, y in train:
+            stamps.append(time.perf_counter())
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            optimizer.step()
+        hand_loop.validate(net, val)
+    else:
+        base, trainer_cls = framework(contender)
+        model = module_class(base, False, stamps)()
+        with tempfile.TemporaryDirectory(prefix="bench-") as root:
+            trainer_cls(**trainer_flags("bare", root)).fit(model, train, val)
+    return [b - a for a, b in zip(stamps, stamps[1:])]
+
+
+def batch_overhead(rounds: int, steps: int) -> dict:
+    """Typical training-batch time per contender (median interval between batch starts) and the extra
+    microseconds per batch over the hand loop. A median of ~1000 intervals ignores the batches that
+    another process interrupted, which whole-run times cannot."""
+    import importlib.util
+    names = ["hand", "statetrainer"] + (["lightning"] if importlib.util.find_spec("lightning") else [])
+    intervals: dict[str, list[float]] = {n: [] for n in names}
+    for name in names:
+        _batch_intervals(name, 20)  # warm-up
+    for _ in range(rounds):  # interleaved
+        for name in names:
+            intervals[name] += _batch_intervals(name, steps)
+    typical = {n: statistics.median(v) * 1e6 for n, v in intervals.items()}
+    return {"hand_us_per_batch": typical["hand"],
+            **{f"{n}_us_per_batch": typical[n] for n in names[1:]},
+            **{f"{n}_extra_us_per_batch": typical[n] - typical["hand"] for n in names[1:]}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls per timing")
     parser.add_argument("--result", default=None, help="write the JSON result here")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     number, repeat = (2000, 3) if args.quick else (20000, 7)
-    result = {"number": number, "repeat": repeat, "rows": run_cases(number, repeat), "per_batch": calls_per_batch()}
+    rounds_steps = (1, 50) if args.quick else (3, 1000)
+    result = {"number": number, "repeat": repeat, "rows": run_cases(number, repeat), "per_batch": calls_per_batch(),
+              "overhead": batch_overhead(*rounds_steps), "overhead_rounds": rounds_steps[0]}
     if args.result:
         with open(args.result, "w") as f:
             json.dump(result, f)
     for row in result["rows"]:
         print(f"{row['us']:8.2f} us (median {row['us_median']:7.2f})  {row['name']}")
     print("per training batch: " + ", ".join(f"{n:g} {k}" for k, n in result["per_batch"].items()))
+    print("typical batch: " + ", ".join(f"{k} {v:.0f}" for k, v in result["overhead"].items()))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import subprocess
 from importlib import metadata
 
 LABELS = {
@@ -25,10 +26,21 @@ def _version(dist: str) -> str:
         return "absent"
 
 
+def _git(*args: str) -> str:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def machine_info() -> dict:
+    """The machine, the versions, and which statetrainer source was measured (commit, uncommitted edits)."""
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(), "python": platform.python_version(),
             "torch": _version("torch"), "lightning": _version("lightning"), "statetrainer": _version("statetrainer"),
+            "commit": _git("rev-parse", "--short", "HEAD"),
+            "statetrainer_uncommitted": bool(_git("status", "--porcelain", "--", "statetrainer")),
             "loadavg_before": os.getloadavg()}
 
 
@@ -61,6 +73,7 @@ def summarize(runs: list[dict], names: list[str], steps: int) -> dict:
     for s in out.values():
         s["ratio_wall"] = s["wall"]["median"] / out["hand"]["wall"]["median"]
         s["ratio_cpu"] = s["cpu"]["median"] / out["hand"]["cpu"]["median"]
+        s["ratio_cpu_best"] = s["cpu"]["min"] / out["hand"]["cpu"]["min"]
     return out
 
 
@@ -70,13 +83,13 @@ def all_agree(summary: dict) -> bool:
 
 def _loop_table(summary: dict) -> list[str]:
     rows = ["| configuration | median s / 1000 steps (wall) | IQR (wall) | x hand (wall) | median CPU s "
-            "| x hand (CPU) | target | same weights |",
-            "|---|---:|---:|---:|---:|---:|---|---|"]
+            "| x hand (CPU) | x hand (CPU, best runs) | target | same weights |",
+            "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for name, s in summary.items():
         w, c = s["wall"], s["cpu"]
         rows.append(f"| {LABELS[name]} | {w['median']:.3f} | {w['q1']:.3f}-{w['q3']:.3f} | {s['ratio_wall']:.2f} "
-                    f"| {c['median']:.3f} | {s['ratio_cpu']:.2f} | {TARGETS.get(name, '')} "
-                    f"| {'yes' if s['same_weights_as_hand'] else 'NO'} |")
+                    f"| {c['median']:.3f} | {s['ratio_cpu']:.2f} | {s['ratio_cpu_best']:.2f} "
+                    f"| {TARGETS.get(name, '')} | {'yes' if s['same_weights_as_hand'] else 'NO'} |")
     return rows
 
 
@@ -97,8 +110,17 @@ def _import_lines(imports: dict | None) -> list[str]:
 def _micro_lines(micro: dict | None) -> list[str]:
     if not micro:
         return []
-    lines = ["", "**Micro-costs** (the machinery alone, per call):", "", "| operation | us per call |", "|---|---:|"]
+    lines = ["", "**Micro-costs** (the machinery alone, per call, best repeat):", "", "| operation | us per call |", "|---|---:|"]
     lines += [f"| {row['name']} | {row['us']:.2f} |" for row in micro["rows"]]
+    over = micro.get("overhead")
+    if over:
+        hand = over["hand_us_per_batch"]
+        parts = [f"{name} {over[f'{name}_us_per_batch']:.0f} us (+{over[f'{name}_extra_us_per_batch']:.0f} us, "
+                 f"{over[f'{name}_us_per_batch'] / hand:.2f}x)" for name in ("statetrainer", "lightning")
+                 if f"{name}_us_per_batch" in over]
+        lines += ["", f"Typical training batch (median interval between batch starts, same workload, "
+                  f"{micro.get('overhead_rounds', '?')} interleaved runs of each in one process): hand loop "
+                  f"{hand:.0f} us, " + ", ".join(parts) + "."]
     if micro.get("per_batch"):
         pb = micro["per_batch"]
         lines += ["", "Per training batch (bare config) statetrainer makes "
@@ -111,7 +133,8 @@ def render(summary: dict, imports: dict | None, micro: dict | None, machine: dic
             f"torch.set_num_threads(1); {args.rounds} interleaved rounds, fresh process per run, medians.",
             f"Machine: {machine['processor']}, {machine['cpus']} CPUs, Python {machine['python']}, torch "
             f"{machine['torch']}, lightning {machine['lightning']}; load average before/after "
-            f"{machine['loadavg_before'][0]:.1f}/{machine['loadavg_after'][0]:.1f}.", ""]
+            f"{machine['loadavg_before'][0]:.1f}/{machine['loadavg_after'][0]:.1f}; statetrainer at commit "
+            f"{machine['commit'] or '?'}{' plus uncommitted edits' if machine['statetrainer_uncommitted'] else ''}.", ""]
     lines = head + _loop_table(summary) + _import_lines(imports) + _micro_lines(micro)
     if not all_agree(summary):
         lines += ["", "WARNING: some contender ended with different weights than the hand loop."]
