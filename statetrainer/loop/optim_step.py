@@ -21,18 +21,30 @@ class Stepper:
         s.progress.global_step += 1
         return result
 
+    def _clips(self) -> bool:
+        """configure_gradient_clipping runs in automatic optimization when it can do something or is watched:
+        the module overrides it, gradient_clip_val is set (the default with no value is a no-op), or its
+        signal has receivers."""
+        from statetrainer.module.hooks import HookStubs
+        from statetrainer.signals import CATALOGUE
+        module = self.s.module
+        overridden = type(module).configure_gradient_clipping is not HookStubs.configure_gradient_clipping
+        watched = bool(CATALOGUE["configure_gradient_clipping"].receivers)
+        return module.automatic_optimization and (overridden or bool(self.s.clip_val) or watched)
+
     def _after_closure(self, optimizer, closure):
         s = self.s
-        automatic = s.module.automatic_optimization
+        clips = self._clips()
+        track = s.config.track_grad_norm
         step_opt = s.step_optimizer_for(optimizer)
 
         def run() -> Any:
             out = closure() if closure is not None else None
             s.precision.unscale(optimizer)
             s.dispatch.call("on_before_optimizer_step", step_opt)
-            if s.config.track_grad_norm != -1:
-                _log_grad_norms(s, s.config.track_grad_norm)
-            if automatic:
+            if track != -1:
+                _log_grad_norms(s, track)
+            if clips:
                 s.dispatch.call_module("configure_gradient_clipping", step_opt, s.clip_val, s.clip_algorithm)
             return out
         return run

@@ -68,7 +68,7 @@ def _automatic(s, batch, batch_idx) -> dict:
             s.dispatch.call_module("optimizer_zero_grad", p.epoch, batch_idx, step_opt)
         if loss is not None:
             _backward(s, loss)
-            holder["out"] = {"loss": loss.detach().clone(), **extra}
+            holder["out"] = {"loss": loss.detach(), **extra}
         else:
             holder["out"] = {}
         return loss

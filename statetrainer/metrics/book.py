@@ -218,7 +218,8 @@ class MetricBook:
         if run is None or run.collection is None:
             return
         collection = run.collection
-        self._merge(collection.views(True))
+        if collection.slots:  # nothing logged yet: no view to build (the per-batch fast path)
+            self._merge(collection.views(True))
         collection.batch, collection.batch_size = None, None
         if run.stage == "train":
             self._end_train_batch(collection, global_step, epoch, stepped)
@@ -234,7 +235,7 @@ class MetricBook:
         self._last_global_step = global_step
         if not stepped:
             return
-        if self._should_log_step():
+        if collection.slots and self._should_log_step():
             self._emit(collection.views(True).log, epoch)
         self._pending_step = True      # counted after a validation run this batch may trigger
 

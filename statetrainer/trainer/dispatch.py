@@ -101,7 +101,9 @@ class Dispatcher:
     # ------------------------------------------------------------------ calls
     def call(self, hook: str, *args: Any) -> Any:
         """Run every listener of `hook`; return the module's return value (e.g. -1 from on_train_batch_start)."""
-        plan = self._plans.get(hook) or self.plan(hook)
+        plan = self._plans.get(hook)
+        if plan is None:
+            plan = self.plan(hook)
         result = None
         if plan:
             state = self._fx_state  # the module's __dict__: nn.Module.__setattr__ is slow on the hot path

@@ -93,6 +93,8 @@ class TrainerConfig:
         raise AttributeError(name)
 
     def accumulate_for(self, epoch: int) -> int:
+        if len(self.accumulate) == 1:
+            return self.accumulate[0]
         k = 1
         for start in sorted(self.accumulate):
             if epoch >= start:
