@@ -5,6 +5,9 @@ from typing import Any, Callable
 
 import torch
 
+from statetrainer.module.hooks import HookStubs
+from statetrainer.signals import CATALOGUE
+
 __all__ = ["Stepper", "step_schedulers"]
 
 
@@ -13,6 +16,7 @@ class Stepper:
 
     def __init__(self, session):
         self.s = session
+        self._clip: bool | None = None   # decided on the first step of the run
 
     def __call__(self, optimizer, closure: Callable[[], Any] | None, kwargs: dict) -> Any:
         s = self.s
@@ -25,12 +29,13 @@ class Stepper:
         """configure_gradient_clipping runs in automatic optimization when it can do something or is watched:
         the module overrides it, gradient_clip_val is set (the default with no value is a no-op), or its
         signal has receivers."""
-        from statetrainer.module.hooks import HookStubs
-        from statetrainer.signals import CATALOGUE
+        if self._clip is not None:
+            return self._clip
         module = self.s.module
         overridden = type(module).configure_gradient_clipping is not HookStubs.configure_gradient_clipping
         watched = bool(CATALOGUE["configure_gradient_clipping"].receivers)
-        return module.automatic_optimization and (overridden or bool(self.s.clip_val) or watched)
+        self._clip = module.automatic_optimization and (overridden or bool(self.s.clip_val) or watched)
+        return self._clip
 
     def _after_closure(self, optimizer, closure):
         s = self.s
