@@ -34,13 +34,18 @@ def _git(*args: str) -> str:
         return ""
 
 
+def source_state() -> tuple[str, bool]:
+    """(short commit, whether statetrainer/ has uncommitted edits): the tree may change during a run."""
+    return _git("rev-parse", "--short", "HEAD"), bool(_git("status", "--porcelain", "--", "statetrainer"))
+
+
 def machine_info() -> dict:
     """The machine, the versions, and which statetrainer source was measured (commit, uncommitted edits)."""
+    commit, dirty = source_state()
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(), "python": platform.python_version(),
             "torch": _version("torch"), "lightning": _version("lightning"), "statetrainer": _version("statetrainer"),
-            "commit": _git("rev-parse", "--short", "HEAD"),
-            "statetrainer_uncommitted": bool(_git("status", "--porcelain", "--", "statetrainer")),
+            "commit": commit, "statetrainer_uncommitted": dirty,
             "loadavg_before": os.getloadavg()}
 
 
@@ -128,13 +133,21 @@ def _micro_lines(micro: dict | None) -> list[str]:
     return lines
 
 
+def _source(machine: dict) -> str:
+    text = f"{machine['commit'] or '?'}{' plus uncommitted edits' if machine['statetrainer_uncommitted'] else ''}"
+    after = (machine.get("commit_after"), machine.get("statetrainer_uncommitted_after"))
+    if after != (machine["commit"], machine["statetrainer_uncommitted"]):
+        text += " (WARNING: the statetrainer source changed during the run)"
+    return text
+
+
 def render(summary: dict, imports: dict | None, micro: dict | None, machine: dict, args) -> str:
     head = [f"MLP 32-64-10, batch 32, SGD, {args.steps} steps + {args.val_batches} validation batches, "
             f"torch.set_num_threads(1); {args.rounds} interleaved rounds, fresh process per run, medians.",
             f"Machine: {machine['processor']}, {machine['cpus']} CPUs, Python {machine['python']}, torch "
             f"{machine['torch']}, lightning {machine['lightning']}; load average before/after "
             f"{machine['loadavg_before'][0]:.1f}/{machine['loadavg_after'][0]:.1f}; statetrainer at commit "
-            f"{machine['commit'] or '?'}{' plus uncommitted edits' if machine['statetrainer_uncommitted'] else ''}.", ""]
+            f"{_source(machine)}.", ""]
     lines = head + _loop_table(summary) + _import_lines(imports) + _micro_lines(micro)
     if not all_agree(summary):
         lines += ["", "WARNING: some contender ended with different weights than the hand loop."]

@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {len(names)} contenders x {args.rounds} rounds, {args.steps} steps each ...", file=sys.stderr)
     loops = loop_rounds(names, args.rounds, args.steps, args.val_batches, args.warmup)
     machine["loadavg_after"] = os.getloadavg()
+    machine["commit_after"], machine["statetrainer_uncommitted_after"] = report.source_state()
     imports = None if args.no_import else run_json(
         [_script("import_time.py"), "--rounds", "1" if args.quick else "7"], "import_time.py")
     micro = None if args.no_micro else run_json(
