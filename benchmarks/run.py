@@ -3,6 +3,7 @@
     python benchmarks/run.py                 # 5 interleaved rounds of 1000 steps, import time, micro-costs
     python benchmarks/run.py --rounds 9      # more rounds on a noisy machine
     python benchmarks/run.py --quick         # smoke run: 1 round of 50 steps, nothing written
+    python benchmarks/run.py --render benchmarks/results.json   # print the report of a saved run again
 
 Every (contender, round) runs in a fresh subprocess (benchmarks/worker.py), rounds interleaved
 (hand, statetrainer, lightning, ..., hand, statetrainer, ...). Medians over rounds; ratios are
@@ -75,6 +76,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-import", action="store_true", help="skip the import-time measurement")
     p.add_argument("--no-micro", action="store_true", help="skip the micro-costs")
     p.add_argument("--out", default=None, help="results file (default benchmarks/results.json; none with --quick)")
+    p.add_argument("--render", metavar="RESULTS_JSON", help="only print the report of a saved results file")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.steps, args.val_batches, args.warmup = 1, 50, 5, 5
@@ -85,20 +87,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def render_saved(path: str) -> int:
+    with open(path) as f:
+        saved = json.load(f)
+    names = list(saved["summary"])
+    summary = report.summarize(saved["runs"], names, saved["settings"]["steps"])
+    print(report.render(summary, saved["import_time"], saved["micro"], saved["machine"], saved["settings"]))
+    return 0 if report.all_agree(summary) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        return render_saved(args.render)
     names = contenders(args.only)
     machine = report.machine_info()
     print(f"# {len(names)} contenders x {args.rounds} rounds, {args.steps} steps each ...", file=sys.stderr)
     loops = loop_rounds(names, args.rounds, args.steps, args.val_batches, args.warmup)
     machine["loadavg_after"] = os.getloadavg()
-    machine["commit_after"], machine["statetrainer_uncommitted_after"] = report.source_state()
     imports = None if args.no_import else run_json(
         [_script("import_time.py"), "--rounds", "1" if args.quick else "7"], "import_time.py")
     micro = None if args.no_micro else run_json(
         [_script("micro.py")] + (["--quick"] if args.quick else []), "micro.py")
+    machine["commit_after"], machine["statetrainer_uncommitted_after"] = report.source_state()
     summary = report.summarize(loops, names, args.steps)
-    print(report.render(summary, imports, micro, machine, args))
+    print(report.render(summary, imports, micro, machine, vars(args)))
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"settings": vars(args), "machine": machine, "summary": summary, "runs": loops,
