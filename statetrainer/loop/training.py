@@ -39,9 +39,13 @@ def _training_step(s, batch, batch_idx) -> Any:
 
 
 def _backward(s, loss, *args, **kwargs) -> None:
-    s.dispatch.call("on_before_backward", loss)
-    s.precision.backward(loss, s.dispatch, *args, **kwargs)
-    s.dispatch.call("on_after_backward")
+    d = s.dispatch
+    d.call("on_before_backward", loss)
+    if s.precision.scaler is None and not args and not kwargs and d.is_plain("backward"):
+        loss.backward()  # HookStubs.backward's body
+    else:
+        s.precision.backward(loss, d, *args, **kwargs)
+    d.call("on_after_backward")
 
 
 def manual_backward(s, loss, *args, **kwargs) -> None:
@@ -56,6 +60,7 @@ def _automatic(s, batch, batch_idx) -> dict:
     p = s.progress
     k = s.ctx.config.accumulate_grad_batches(p.epoch)
     step_opt = s.step_optimizers[0]
+    d = s.dispatch
     zero_grad = batch_idx % k == 0
     holder: dict = {}
 
@@ -64,8 +69,11 @@ def _automatic(s, batch, batch_idx) -> dict:
         if loss is not None and k != 1:
             loss = loss / k
         if zero_grad:
-            s.dispatch.call("on_before_zero_grad", step_opt)
-            s.dispatch.call_module("optimizer_zero_grad", p.epoch, batch_idx, step_opt)
+            d.call("on_before_zero_grad", step_opt)
+            if d.is_plain("optimizer_zero_grad"):
+                step_opt.optimizer.zero_grad()  # HookStubs.optimizer_zero_grad's body
+            else:
+                d.call_module("optimizer_zero_grad", p.epoch, batch_idx, step_opt)
         if loss is not None:
             _backward(s, loss)
             holder["out"] = {"loss": loss.detach(), **extra}
@@ -74,7 +82,10 @@ def _automatic(s, batch, batch_idx) -> dict:
         return loss
 
     if accumulation_boundary(s.ctx):
-        s.dispatch.call_module("optimizer_step", p.epoch, batch_idx, step_opt, closure)
+        if d.is_plain("optimizer_step"):
+            step_opt.step(closure=closure)  # HookStubs.optimizer_step's body
+        else:
+            d.call_module("optimizer_step", p.epoch, batch_idx, step_opt, closure)
         if "out" not in holder:
             raise MisconfigurationError(
                 "optimizer_step did not call the optimizer closure; accepted: an override that calls "

@@ -54,6 +54,7 @@ class Dispatcher:
         self.datamodule = datamodule
         self.profiler = profiler if profiler is not None and getattr(profiler, "active", True) else None
         self._plans: dict[str, tuple[Callable, ...]] = {}
+        self._overridden: dict[str, bool] = {}
         self._fx_state = module.__dict__ if module is not None else {}
 
     # ------------------------------------------------------------------ plans
@@ -97,6 +98,14 @@ class Dispatcher:
 
     def invalidate(self) -> None:
         self._plans.clear()
+
+    def is_plain(self, hook: str) -> bool:
+        """The module keeps the default of `hook` and nobody listens to its signal: the loop may run the
+        default's body directly (the per-batch fast path; same effect, no bookkeeping)."""
+        overridden = self._overridden.get(hook)
+        if overridden is None:
+            overridden = self._overridden[hook] = _overrides(self.module, HookStubs, hook)
+        return not overridden and not CATALOGUE[hook].receivers
 
     # ------------------------------------------------------------------ calls
     def call(self, hook: str, *args: Any) -> Any:
