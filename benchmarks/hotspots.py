@@ -15,7 +15,7 @@ import os
 import pstats
 import tempfile
 
-from worker import CONTENDERS, measure
+from worker import CONTENDERS, DATA, measure
 
 
 def per_batch(stats: pstats.Stats, steps: int) -> dict[str, tuple[float, float, float]]:
@@ -32,10 +32,10 @@ def minus(mine: dict, ref: dict) -> dict:
     return {w: tuple(a - b for a, b in zip(mine.get(w, zero), ref.get(w, zero))) for w in set(mine) | set(ref)}
 
 
-def profile(contender: str, steps: int) -> tuple[dict, pstats.Stats]:
+def profile(contender: str, steps: int, data: str) -> tuple[dict, pstats.Stats]:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         path = os.path.join(tmp, "run.prof")
-        result = measure(contender, steps, 100, 50, profile_path=path)
+        result = measure(contender, steps, 100, 50, profile_path=path, data=data)
         stats = pstats.Stats(path)
     print(f"{contender}: {result['wall_s']:.3f} s wall under cProfile for {steps} steps "
           f"(profiled total {stats.total_tt / steps * 1e6:.0f} us per batch)")
@@ -50,10 +50,11 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", choices=("tottime", "cumulative"), default="tottime")
     parser.add_argument("--only", default=None, help="keep functions whose location contains this text")
+    parser.add_argument("--data", choices=DATA, default="loader", help="DataLoader or pre-cut batches")
     args = parser.parse_args()
-    table = per_batch(profile(args.contender, args.steps)[1], args.steps)
+    table = per_batch(profile(args.contender, args.steps, args.data)[1], args.steps)
     if args.against:
-        table = minus(table, per_batch(profile(args.against, args.steps)[1], args.steps))
+        table = minus(table, per_batch(profile(args.against, args.steps, args.data)[1], args.steps))
     key = 0 if args.sort == "tottime" else 1
     chosen = sorted((w for w in table if not args.only or args.only in w), key=lambda w: -table[w][key])
     print(f"{'self us/batch':>13} {'cum us/batch':>12} {'calls/batch':>11}  function")

@@ -62,24 +62,29 @@ def _stats(xs: list[float], scale: float) -> dict:
     return {"median": statistics.median(xs), "q1": q1, "q3": q3, "min": min(xs), "max": max(xs)}
 
 
-def summarize(runs: list[dict], names: list[str], steps: int) -> dict:
-    """Per contender: wall and CPU stats in seconds per 1000 steps, ratios to the hand loop, weight agreement."""
+def key(contender: str, data: str) -> str:
+    return f"{contender}@{data}"
+
+
+def summarize(runs: list[dict], steps: int) -> dict:
+    """Per contender and data mode: wall and CPU stats in seconds per 1000 steps, ratios to the hand loop
+    on the same data, whether the final weights equal the hand loop's."""
     scale = 1000 / steps
-    hand = {r["round"]: r for r in runs if r["contender"] == "hand"}
     out = {}
-    for name in names:
-        mine = [r for r in runs if r["contender"] == name]
+    for k in dict.fromkeys(r["key"] for r in runs):
+        mine = [r for r in runs if r["key"] == k]
+        hand = {r["round"]: r for r in runs if r["key"] == key("hand", mine[0]["data"])}
         wall, cpu = _stats([r["wall_s"] for r in mine], scale), _stats([r["cpu_s"] for r in mine], scale)
-        per_round = [r["wall_s"] / hand[r["round"]]["wall_s"] for r in mine]
-        out[name] = {"wall": wall, "cpu": cpu, "rounds": len(mine),
-                     "per_round_ratio_median": statistics.median(per_round),
-                     "same_weights_as_hand": all(r["checksum"] == hand[r["round"]]["checksum"] for r in mine),
-                     "val_loss": mine[0]["val_loss"]}
+        out[k] = {"contender": mine[0]["contender"], "data": mine[0]["data"], "wall": wall, "cpu": cpu,
+                  "rounds": len(mine),
+                  "per_round_ratio_median": statistics.median(r["wall_s"] / hand[r["round"]]["wall_s"] for r in mine),
+                  "same_weights_as_hand": all(r["checksum"] == hand[r["round"]]["checksum"] for r in mine),
+                  "val_loss": mine[0]["val_loss"]}
     for s in out.values():
-        s["ratio_wall"] = s["wall"]["median"] / out["hand"]["wall"]["median"]
-        s["ratio_cpu"] = s["cpu"]["median"] / out["hand"]["cpu"]["median"]
-        s["ratio_cpu_best"] = s["cpu"]["min"] / out["hand"]["cpu"]["min"]
-        s["ratio_wall_per_round"] = s["per_round_ratio_median"]
+        ref = out[key("hand", s["data"])]
+        s["ratio_wall"] = s["wall"]["median"] / ref["wall"]["median"]
+        s["ratio_cpu"] = s["cpu"]["median"] / ref["cpu"]["median"]
+        s["ratio_cpu_best"] = s["cpu"]["min"] / ref["cpu"]["min"]
     return out
 
 
@@ -87,12 +92,24 @@ def all_agree(summary: dict) -> bool:
     return all(s["same_weights_as_hand"] for s in summary.values())
 
 
+DATA_TITLES = {"loader": "Data through a torch DataLoader (TensorDataset, shuffled)",
+               "tensors": "Data as batches cut beforehand (no per-batch data cost)"}
+
+
+def _loop_tables(summary: dict) -> list[str]:
+    lines = []
+    for data in dict.fromkeys(s["data"] for s in summary.values()):
+        part = {k: s for k, s in summary.items() if s["data"] == data}
+        lines += ["", f"**{DATA_TITLES[data]}**", ""] + _loop_table(part)
+    return lines
+
+
 def _loop_table(summary: dict) -> list[str]:
     rows = ["| configuration | median s / 1000 steps (wall) | IQR (wall) | x hand (medians) "
             "| x hand (median of per-round ratios) | median CPU s | x hand (CPU medians) | target | same weights |",
             "|---|---:|---:|---:|---:|---:|---:|---|---|"]
-    for name, s in summary.items():
-        w, c = s["wall"], s["cpu"]
+    for s in summary.values():
+        w, c, name = s["wall"], s["cpu"], s["contender"]
         rows.append(f"| {LABELS[name]} | {w['median']:.3f} | {w['q1']:.3f}-{w['q3']:.3f} | {s['ratio_wall']:.2f} "
                     f"| {s['per_round_ratio_median']:.2f} | {c['median']:.3f} | {s['ratio_cpu']:.2f} "
                     f"| {TARGETS.get(name, '')} | {'yes' if s['same_weights_as_hand'] else 'NO'} |")
@@ -148,8 +165,8 @@ def render(summary: dict, imports: dict | None, micro: dict | None, machine: dic
             f"Machine: {machine['processor']}, {machine['cpus']} CPUs, Python {machine['python']}, torch "
             f"{machine['torch']}, lightning {machine['lightning']}; load average before/after "
             f"{machine['loadavg_before'][0]:.1f}/{machine['loadavg_after'][0]:.1f}; statetrainer at commit "
-            f"{_source(machine)}.", ""]
-    lines = head + _loop_table(summary) + _import_lines(imports) + _micro_lines(micro)
+            f"{_source(machine)}."]
+    lines = head + _loop_tables(summary) + _import_lines(imports) + _micro_lines(micro)
     if not all_agree(summary):
         lines += ["", "WARNING: some contender ended with different weights than the hand loop."]
     return "\n".join(lines)

@@ -5,9 +5,11 @@
     python benchmarks/run.py --quick         # smoke run: 1 round of 50 steps, nothing written
     python benchmarks/run.py --render benchmarks/results.json   # print the report of a saved run again
 
-Every (contender, round) runs in a fresh subprocess (benchmarks/worker.py), rounds interleaved
-(hand, statetrainer, lightning, ..., hand, statetrainer, ...). Medians over rounds; ratios are
-to the hand-written loop measured in the same run. Writes benchmarks/results.json.
+Every (contender, data mode, round) runs in a fresh subprocess (benchmarks/worker.py), rounds
+interleaved (hand, statetrainer, lightning, ..., hand, statetrainer, ...). Two data modes: a torch
+DataLoader over a TensorDataset, and the same batches cut beforehand (no per-batch data cost), each
+with its own hand loop. Medians over rounds; ratios are to the hand-written loop on the same data
+measured in the same run. Writes benchmarks/results.json.
 """
 from __future__ import annotations
 
@@ -51,17 +53,20 @@ def contenders(only: list[str] | None) -> list[str]:
     return chosen
 
 
-def loop_rounds(names: list[str], rounds: int, steps: int, val_batches: int, warmup: int) -> list[dict]:
+def loop_rounds(names: list[str], datas: list[str], rounds: int, steps: int, val_batches: int,
+                warmup: int) -> list[dict]:
+    """Every (data, contender) once per round, rounds interleaved; each run a fresh process."""
     results = []
     for r in range(rounds):
-        for name in names:
-            args = [_script("worker.py"), name, "--steps", str(steps), "--val-batches", str(val_batches),
-                    "--warmup", str(warmup)]
-            res = run_json(args, f"{name} (round {r + 1})")
-            res["round"] = r
-            results.append(res)
-            print(f"  round {r + 1}/{rounds} {name:<22} {res['wall_s']:7.3f} s wall {res['cpu_s']:7.3f} s cpu",
-                  file=sys.stderr, flush=True)
+        for data in datas:
+            for name in names:
+                args = [_script("worker.py"), name, "--steps", str(steps), "--val-batches", str(val_batches),
+                        "--warmup", str(warmup), "--data", data]
+                res = run_json(args, f"{name} on {data} (round {r + 1})")
+                res["round"], res["key"] = r, report.key(name, data)
+                results.append(res)
+                print(f"  round {r + 1}/{rounds} {res['key']:<30} {res['wall_s']:7.3f} s wall "
+                      f"{res['cpu_s']:7.3f} s cpu", file=sys.stderr, flush=True)
     return results
 
 
@@ -72,6 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--val-batches", type=int, default=100, help="validation batches after the epoch (default 100)")
     p.add_argument("--warmup", type=int, default=50, help="untimed warm-up steps per process (default 50)")
     p.add_argument("--only", nargs="+", choices=CONTENDERS, help="run only these contenders (hand is always run)")
+    p.add_argument("--data", choices=("loader", "tensors", "both"), default="both",
+                   help="feed batches through a DataLoader, as pre-cut tensors, or both (default; two tables)")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round, 50 steps, 5 val batches, no output file")
     p.add_argument("--no-import", action="store_true", help="skip the import-time measurement")
     p.add_argument("--no-micro", action="store_true", help="skip the micro-costs")
@@ -90,8 +97,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def render_saved(path: str) -> int:
     with open(path) as f:
         saved = json.load(f)
-    names = list(saved["summary"])
-    summary = report.summarize(saved["runs"], names, saved["settings"]["steps"])
+    summary = report.summarize(saved["runs"], saved["settings"]["steps"])
     print(report.render(summary, saved["import_time"], saved["micro"], saved["machine"], saved["settings"]))
     return 0 if report.all_agree(summary) else 1
 
@@ -101,16 +107,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         return render_saved(args.render)
     names = contenders(args.only)
+    datas = ["loader", "tensors"] if args.data == "both" else [args.data]
     machine = report.machine_info()
-    print(f"# {len(names)} contenders x {args.rounds} rounds, {args.steps} steps each ...", file=sys.stderr)
-    loops = loop_rounds(names, args.rounds, args.steps, args.val_batches, args.warmup)
+    print(f"# {len(names)} contenders x {len(datas)} data modes x {args.rounds} rounds, {args.steps} steps each ...",
+          file=sys.stderr)
+    loops = loop_rounds(names, datas, args.rounds, args.steps, args.val_batches, args.warmup)
     machine["loadavg_after"] = os.getloadavg()
     imports = None if args.no_import else run_json(
         [_script("import_time.py"), "--rounds", "1" if args.quick else "7"], "import_time.py")
     micro = None if args.no_micro else run_json(
         [_script("micro.py")] + (["--quick"] if args.quick else []), "micro.py")
     machine["commit_after"], machine["statetrainer_uncommitted_after"] = report.source_state()
-    summary = report.summarize(loops, names, args.steps)
+    summary = report.summarize(loops, args.steps)
     print(report.render(summary, imports, micro, machine, vars(args)))
     if args.out:
         with open(args.out, "w") as f:

@@ -1,6 +1,6 @@
 """Run ONE contender once in this (fresh) process and write its timing as JSON.
 
-    python benchmarks/worker.py CONTENDER --result out.json [--steps 1000] [--profile out.prof]
+    python benchmarks/worker.py CONTENDER --result out.json [--steps 1000] [--data loader|tensors] [--profile out.prof]
 
 CONTENDER is one of `CONTENDERS`. The process warms up with a short untimed run of the same
 contender (kernels, allocator, lazy imports), then times one run: building the optimizer / the
@@ -26,6 +26,7 @@ from framework_loop import framework, module_class, trainer_flags
 from workload import STEPS, VAL_BATCHES, WARMUP_STEPS, checksum, loaders, make_net
 
 CONTENDERS = ("hand", "statetrainer", "lightning", "statetrainer-defaults", "lightning-defaults")
+DATA = ("loader", "tensors")
 
 
 def _quiet() -> None:
@@ -34,8 +35,8 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _hand(steps: int, val_batches: int, root: str):
-    train, val = loaders(steps, val_batches)
+def _hand(steps: int, val_batches: int, root: str, data: str):
+    train, val = loaders(steps, val_batches, data)
     net = make_net()
     return (lambda: hand_loop.train(net, train, val)), net
 
@@ -45,8 +46,8 @@ def _framework(contender: str):
     base, trainer_cls = framework(fw)
     cls = module_class(base, log_loss=config == "defaults")
 
-    def prepare(steps: int, val_batches: int, root: str):
-        train, val = loaders(steps, val_batches)
+    def prepare(steps: int, val_batches: int, root: str, data: str):
+        train, val = loaders(steps, val_batches, data)
         model = cls()
         flags = trainer_flags(config or "bare", root)
         return (lambda: trainer_cls(**flags).fit(model, train, val)), model.net
@@ -72,19 +73,20 @@ def _timed(run, profile_path: str | None) -> tuple[float, float]:
     return wall, cpu
 
 
-def measure(contender: str, steps: int, val_batches: int, warmup: int, profile_path: str | None = None) -> dict:
+def measure(contender: str, steps: int, val_batches: int, warmup: int, profile_path: str | None = None,
+            data: str = "loader") -> dict:
     torch.set_num_threads(1)
     _quiet()
     prepare = _hand if contender == "hand" else _framework(contender)
     with tempfile.TemporaryDirectory(prefix="bench-") as root:
         if warmup:
-            run, _ = prepare(warmup, min(val_batches, 5), os.path.join(root, "warmup"))
+            run, _ = prepare(warmup, min(val_batches, 5), os.path.join(root, "warmup"), data)
             run()
-        run, net = prepare(steps, val_batches, os.path.join(root, "timed"))
+        run, net = prepare(steps, val_batches, os.path.join(root, "timed"), data)
         wall, cpu = _timed(run, profile_path)
         files = written(os.path.join(root, "timed"))
-    _, val = loaders(steps, val_batches)
-    return {"contender": contender, "steps": steps, "val_batches": val_batches, "wall_s": wall, "cpu_s": cpu,
+    _, val = loaders(steps, val_batches, data)
+    return {"contender": contender, "data": data, "steps": steps, "val_batches": val_batches, "wall_s": wall, "cpu_s": cpu,
             "checksum": checksum(net), "val_loss": hand_loop.validate(net, val), "files_written": files,
             "threads": torch.get_num_threads()}
 
@@ -97,8 +99,9 @@ def main() -> None:
     parser.add_argument("--val-batches", type=int, default=VAL_BATCHES)
     parser.add_argument("--warmup", type=int, default=WARMUP_STEPS)
     parser.add_argument("--profile", default=None, help="write a cProfile of the timed run here")
+    parser.add_argument("--data", choices=DATA, default="loader", help="DataLoader or pre-cut batches")
     args = parser.parse_args()
-    result = measure(args.contender, args.steps, args.val_batches, args.warmup, args.profile)
+    result = measure(args.contender, args.steps, args.val_batches, args.warmup, args.profile, args.data)
     with open(args.result, "w") as f:
         json.dump(result, f)
 

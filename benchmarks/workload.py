@@ -1,6 +1,7 @@
 """The one workload every contender trains: data, model, optimizer settings.
 
-A fixed random classification set (32 features, 10 classes), an MLP 32-64-10, SGD, batch 32.
+A fixed random classification set (32 features, 10 classes), an MLP 32-64-10, SGD, batch 32, fed
+either through a torch DataLoader or as batches cut beforehand (see `loaders`).
 Every contender gets the same tensors, the same seeded initial weights and the same shuffle
 order, so their final losses must agree (run.py checks it): a contender that skipped work
 would show up there, not as a faster time.
@@ -27,10 +28,36 @@ def _tensors(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def loaders(steps: int = STEPS, val_batches: int = VAL_BATCHES) -> tuple[DataLoader, DataLoader]:
-    """(train loader with exactly `steps` batches, shuffled with a fixed seed; validation loader)."""
+class Batches:
+    """Pre-collated batches: an iterable with a length, costing nothing per batch beyond a list step."""
+
+    def __init__(self, batches: list):
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        return iter(self.batches)
+
+
+def _prebatched(x: torch.Tensor, y: torch.Tensor, shuffle: bool) -> Batches:
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(SHUFFLE_SEED)) if shuffle else None
+    x, y = (x[order], y[order]) if shuffle else (x, y)
+    return Batches([(x[i:i + BATCH], y[i:i + BATCH]) for i in range(0, len(x), BATCH)])
+
+
+def loaders(steps: int = STEPS, val_batches: int = VAL_BATCHES, data: str = "loader"):
+    """(train data with exactly `steps` batches, shuffled with a fixed seed; validation data).
+
+    data="loader": torch DataLoaders over TensorDatasets (per-sample indexing and collation each batch);
+    data="tensors": the same samples cut into batches once, beforehand (`Batches`), so a batch costs
+    only the model, the optimizer and the loop around them.
+    """
     x, y = _tensors((steps + val_batches) * BATCH, DATA_SEED)
     n = steps * BATCH
+    if data == "tensors":
+        return _prebatched(x[:n], y[:n], True), _prebatched(x[n:], y[n:], False)
     train = DataLoader(TensorDataset(x[:n], y[:n]), batch_size=BATCH, shuffle=True,
                        generator=torch.Generator().manual_seed(SHUFFLE_SEED))
     val = DataLoader(TensorDataset(x[n:], y[n:]), batch_size=BATCH, shuffle=False)
