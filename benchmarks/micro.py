@@ -177,7 +177,7 @@ def _batch_intervals(contender: str, steps: int) -> list[float]:
     train, val = loaders(steps, 1)
     stamps: list[float] = []
     if contender == "hand":
-        net, optimizer = make_net(), None
+        net = make_net()
         optimizer = make_optimizer(net.parameters())
         for x, y in train:
             stamps.append(time.perf_counter())
