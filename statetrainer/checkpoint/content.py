@@ -37,7 +37,7 @@ def save(trainer, path: str | os.PathLike, weights_only: bool = False) -> None:
     """``trainer.save_checkpoint``: every rank builds the dict (hooks run everywhere), rank 0 writes it."""
     checkpoint = dump(trainer, weights_only)
     if trainer.is_global_zero:
-        io.save(checkpoint, path)
+        _checkpoint_io(trainer).save_checkpoint(checkpoint, path)
     barrier = getattr(getattr(trainer, "strategy", None), "barrier", None)
     if barrier is not None:
         barrier()
@@ -85,7 +85,7 @@ def load_from_path(trainer, ckpt_path: Any, fn: str, weights_only: bool | None =
     path = resolve_ckpt_path(trainer, ckpt_path, fn)
     if path is None:
         return None
-    checkpoint = io.load(path, weights_only=weights_only is not False)
+    checkpoint = _checkpoint_io(trainer).load_checkpoint(path, weights_only=weights_only is not False)
     if fn == "fit":
         _check_resumable(checkpoint, path)
     trainer._ckpt_path = path
@@ -236,3 +236,11 @@ def _call(module, hook: str, checkpoint: dict) -> None:
 def _overrides(callback: Any, hook: str) -> bool:
     return getattr(type(callback), hook, None) is not getattr(Callback, hook)
 
+
+def _checkpoint_io(trainer):
+    """The trainer's CheckpointIO plugin (the atomic torch one unless `plugins=` gave another)."""
+    plugin = getattr(trainer, "checkpoint_io", None)
+    if plugin is None:
+        from statetrainer.plugins import TorchCheckpointIO
+        plugin = TorchCheckpointIO()
+    return plugin

@@ -83,6 +83,27 @@ def _optional(module: str, name: str):
         return None
 
 
+def build_plugins(cfg) -> tuple[Any, Any]:
+    """(CheckpointIO, ClusterEnvironment) from the `plugins` flag, defaults where none is given."""
+    from statetrainer.plugins import CheckpointIO, ClusterEnvironment, LightningEnvironment, TorchCheckpointIO
+    from statetrainer.plugins.precision import Precision
+    accepted = "None, or one or a list of CheckpointIO / ClusterEnvironment / Precision instances"
+    items = [] if cfg.plugins is None else (list(cfg.plugins) if isinstance(cfg.plugins, (list, tuple)) else [cfg.plugins])
+    checkpoint_io, environment = TorchCheckpointIO(), LightningEnvironment()
+    for item in items:
+        if isinstance(item, CheckpointIO):
+            checkpoint_io = item
+        elif isinstance(item, ClusterEnvironment):
+            environment = item
+        elif not isinstance(item, Precision):
+            raise flag_error("plugins", cfg.plugins, accepted)
+    if environment.world_size() > 1:
+        raise MisconfigurationError(
+            f"`plugins` got a cluster environment with world_size={environment.world_size()}: several processes "
+            "need the DDP strategy, which this version does not ship yet; accepted: a single-process environment.")
+    return checkpoint_io, environment
+
+
 def build_loggers(cfg, root: str) -> list:
     from statetrainer.loggers import lifecycle
     flag = True if cfg.logger is None else cfg.logger

@@ -32,6 +32,7 @@ class Trainer(properties.TrainerProperties):
 
     def __init__(self, **flags: Any) -> None:
         cfg = self._config = parse_flags(**flags)
+        self.checkpoint_io, self.cluster_environment = building.build_plugins(cfg)
         self.accelerator, self.strategy = building.build_strategy(cfg)
         building.apply_torch_flags(cfg)
         self._default_root_dir = os.fspath(cfg.default_root_dir) if cfg.default_root_dir else os.getcwd()
