@@ -133,9 +133,11 @@ class TensorBoardLogger(FolderLogger):
 
     @rank_zero_only
     def save(self) -> None:
-        """Flush the event file; write hparams.yaml if no hyperparameters were logged yet."""
-        if self._experiment is not None:
-            self._experiment.flush()
+        """Flush the event file (opening it: a run that logs nothing still gets its folder, event file and
+        hparams.yaml, as with Lightning); write hparams.yaml if no hyperparameters were logged yet."""
+        if global_rank() != 0:
+            return
+        self.experiment.flush()
         path = os.path.join(self.log_dir, self.NAME_HPARAMS_FILE)
         if os.path.isdir(self.log_dir) and not os.path.isfile(path):
             hparams_file.save_yaml(path, self.hparams)

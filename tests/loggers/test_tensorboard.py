@@ -92,10 +92,11 @@ def test_hparams_with_metrics_and_without_default_metric(tmp_path):
     assert (open(os.path.join(silent.log_dir, "hparams.yaml")).read()) == "lr: 0.5\n"
 
 
-def test_save_writes_an_empty_hparams_file_once_the_run_folder_exists(tmp_path):
+def test_save_opens_the_run_folder_with_an_event_file_and_empty_hparams(tmp_path):
     logger = TensorBoardLogger(tmp_path)
-    logger.save()
-    assert not os.path.exists(logger.log_dir)
+    logger.save()  # as Lightning's: a run that logs nothing still gets its folder, event file and hparams.yaml
+    assert open(os.path.join(logger.log_dir, "hparams.yaml")).read() == "{}\n"
+    assert [name for name in os.listdir(logger.log_dir) if name.startswith("events.out.tfevents.")]
     logger.log_metrics({"a": 1.0}, step=0)
     logger.save()
     assert open(os.path.join(logger.log_dir, "hparams.yaml")).read() == "{}\n"
