@@ -7,6 +7,8 @@ from typing import Any
 
 from statetrainer.errors import MisconfigurationError
 from statetrainer.loop import rng
+from statetrainer.loop.actions import ACTIONS
+from statetrainer.loop.driver import drive
 from statetrainer.loop.optim_step import Stepper
 from statetrainer.loop.session import Session
 from statetrainer.loop.sources import DataSources
@@ -120,7 +122,7 @@ def run(trainer, fn: str, model, datamodule, ckpt_path, **options: Any):
     trainer.profiler.setup(stage=fn, local_rank=trainer.local_rank, log_dir=trainer.log_dir)
     import torch
     with torch.autograd.set_detect_anomaly(trainer._config.detect_anomaly):  # restores the previous mode
-        trainer._drive(trainer._machine, trainer._ACTIONS, s, fn, _on_terminal, trainer.profiler)
+        drive(trainer._machine, ACTIONS, s, fn, _on_terminal, trainer.profiler)
     _finish(trainer, "success" if not trainer._interrupted else "interrupted")
     if fn in ("validate", "test") and options.get("verbose", True) and trainer.is_global_zero and s.results:
         from statetrainer.metrics import print_results

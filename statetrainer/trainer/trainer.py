@@ -6,11 +6,8 @@ import os
 from typing import Any, Callable, Optional
 
 from statetrainer.errors import MisconfigurationError
-from statetrainer.loop import evaluate as eval_actions
-from statetrainer.loop import fit as fit_actions
 from statetrainer.loop import setup as setup_actions
 from statetrainer.loop.context import LoopContext, Ranks
-from statetrainer.loop.driver import drive
 from statetrainer.loop.progress import Progress
 from statetrainer.machine.guards import GUARDS
 from statetrainer.machine.machine import LoopMachine
@@ -22,9 +19,6 @@ from statetrainer.trainer.state import TrainerState
 from statetrainer.trainer.stopping import StopRules
 
 __all__ = ["Trainer"]
-
-ACTIONS = {"setup": setup_actions.setup, "teardown": setup_actions.teardown,
-           **fit_actions.ACTIONS, **eval_actions.ACTIONS}
 
 
 class Trainer(properties.TrainerProperties):
@@ -145,6 +139,3 @@ class Trainer(properties.TrainerProperties):
 
     def _restore_loop_state(self, state: dict) -> None:
         running.restore_loop_state(self, state)
-
-    _ACTIONS = ACTIONS
-    _drive = staticmethod(drive)
