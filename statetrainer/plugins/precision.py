@@ -65,6 +65,10 @@ class Precision:
 
     def optimizer_step(self, optimizer, closure, **kwargs: Any) -> Any:
         if self.scaler is None:
+            if closure is not None and _evaluates_closure_once(optimizer):
+                loss = closure()  # what torch's step would do first, without its enable_grad wrapper
+                optimizer.step(**kwargs)
+                return loss
             return optimizer.step(closure=closure, **kwargs)
         if isinstance(optimizer, torch.optim.LBFGS):
             raise MisconfigurationError("precision='16-mixed' got an LBFGS optimizer; accepted: optimizers "
@@ -80,6 +84,13 @@ class Precision:
     def load_state_dict(self, state: dict) -> None:
         if self.scaler is not None and state:
             self.scaler.load_state_dict(state)
+
+
+def _evaluates_closure_once(optimizer) -> bool:
+    """torch's own optimizers except LBFGS call the closure exactly once, before the update; others
+    (LBFGS, third-party ones such as SAM) get the closure and decide."""
+    cls = type(optimizer)
+    return cls.__module__.startswith("torch.optim") and not issubclass(cls, torch.optim.LBFGS)
 
 
 def make_precision(name: str, device_type: str) -> Precision:
