@@ -151,13 +151,12 @@ def close_batch(s) -> None:
 def train_batch(s) -> str:
     close_batch(s)
     p = s.progress
-    s.before_batch = {"batch_idx": p.batch_idx, "batches_seen": p.batches_seen, "is_last_batch": p.is_last_batch,
-                      "total_batch_idx": p.total_batch_idx, "global_step": p.global_step}
     try:
         batch = s.fetcher.fetch()
     except StopIteration:
         p.is_last_batch = True
         return "exhausted"
+    s.batch_running, s.step_at_batch_start = True, p.global_step
     p.batch_idx += 1
     p.total_batch_idx += 1
     p.batches_seen += 1
@@ -178,7 +177,7 @@ def train_batch(s) -> str:
         step_schedulers(s, "epoch", False, p.epoch)
     s.batch_open = True
     s.dispatch.call("on_train_batch_end", outputs, batch, batch_idx)
-    s.before_batch = None
+    s.batch_running = False
     s.metrics.end_batch("train", p.global_step, p.epoch, p.is_last_batch, stepped=s.batch_stepped)
     return "batch_done"
 

@@ -55,7 +55,8 @@ class Session:
         self.batch_stepped = False
         self.training_skipped = False
         self.epoch_rng = None
-        self.before_batch = None        # progress before the running training batch (rolled back on interrupt)
+        self.batch_running = False      # a training batch was fetched and has not reached on_train_batch_end
+        self.step_at_batch_start = 0    # global_step when it was fetched (an interrupt before its step rolls back)
         self.resume_decided = True      # False: the last trained batch's validate/continue decision is pending
         self.sanity_rng = None
 

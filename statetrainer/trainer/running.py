@@ -198,10 +198,10 @@ def loop_state(trainer) -> dict:
         state = getattr(s, "state_before_terminal", state)
     progress = trainer._progress.state_dict()
     decided = state != "train_batch"
-    before = getattr(s, "before_batch", None)
-    if state == "train_batch" and before is not None and before["global_step"] == progress["global_step"]:
-        progress.update(before)
-        decided = True
+    if state == "train_batch" and getattr(s, "batch_running", False) and s.step_at_batch_start == progress["global_step"]:
+        progress.update(batch_idx=progress["batch_idx"] - 1, batches_seen=progress["batches_seen"] - 1,
+                        total_batch_idx=progress["total_batch_idx"] - 1, is_last_batch=False)
+        decided = True  # the position before the interrupted batch: its predecessor's decision was taken
     return {"state": state, "progress": progress, "decided": decided,
             "rng": rng.capture(), "rng_epoch_start": getattr(s, "epoch_rng", None),
             "batch_open": bool(getattr(s, "batch_open", False)),
