@@ -94,7 +94,14 @@ class TrainerProperties:
     datamodule = property(lambda self: self._datamodule)
     optimizers = property(lambda self: list(self._session.optimizers) if self._session else [])
     _step_optimizers = property(lambda self: list(self._session.step_optimizers) if self._session else [])
-    lr_scheduler_configs = property(lambda self: list(self._session.scheduler_configs) if self._session else [])
+    @property
+    def lr_scheduler_configs(self) -> list:
+        return list(self._session.scheduler_configs) if self._session else []
+
+    @lr_scheduler_configs.setter
+    def lr_scheduler_configs(self, configs) -> None:
+        """Replace the running fit's schedulers (what the LR finder does); only while a call runs."""
+        self._require_session("setting lr_scheduler_configs").scheduler_configs = list(configs)
 
     @property
     def train_dataloader(self):

@@ -60,7 +60,7 @@ class RangeTest(Callback):
             group["lr"] = group["initial_lr"] = self.search.min_lr
         self.scheduler = RangeTestLR(optimizer, self.search.max_lr, self.search.num_training, self.search.mode)
         # the module's own schedulers stand aside; this one steps after every optimizer step
-        trainer._session.scheduler_configs = [SchedulerConfig(self.scheduler, interval="step")]
+        trainer.lr_scheduler_configs = [SchedulerConfig(self.scheduler, interval="step")]
 
     def on_train_batch_start(self, trainer, pl_module, batch: Any, batch_idx: int) -> None:
         if (batch_idx + 1) % trainer.accumulate_grad_batches == 0:
