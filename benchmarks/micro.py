@@ -135,7 +135,7 @@ def run_cases(number: int, repeat: int) -> list[dict]:
 
 
 COUNTED = {"LoopMachine.fire": (LoopMachine, "fire"), "Dispatcher.call": (Dispatcher, "call"),
-           "Dispatcher.call_module": (Dispatcher, "call_module"), "Dispatcher.emit": (Dispatcher, "emit")}
+           "Dispatcher.call_module": (Dispatcher, "call_module")}
 
 
 def _count_calls(steps: int) -> dict:

@@ -21,7 +21,6 @@ import warnings
 from typing import Any
 
 from statetrainer.callbacks.callback import Callback
-from statetrainer.checkpoint import io
 from statetrainer.checkpoint.resolve import resolve_ckpt_path
 from statetrainer.checkpoint.weights import load_weights
 from statetrainer.errors import CheckpointError

@@ -8,8 +8,6 @@ from statetrainer.errors import MisconfigurationError, flag_error
 
 __all__ = ["Fetcher", "as_loader_list", "count_batches", "sized_len", "set_sampler_epoch", "without_shuffle"]
 
-_HOOK = {"train": "train_dataloader", "val": "val_dataloader", "test": "test_dataloader",
-         "predict": "predict_dataloader"}
 
 
 def as_loader_list(value: Any, kind: str) -> list:

@@ -12,7 +12,7 @@ from statetrainer.loop.data import Fetcher, count_batches, set_sampler_epoch, wi
 from statetrainer.loop.evaluation import EvalRun
 from statetrainer.loop.optim_step import step_schedulers
 from statetrainer.loop.training import run_training_batch
-from statetrainer.machine.guards import _validation_epoch
+from statetrainer.machine.guards import validation_epoch
 
 __all__ = ["ACTIONS"]
 
@@ -108,7 +108,7 @@ def train_start(s) -> str:
     if s.ctx.config.num_training_batches == 0 or s.stop.decide() is not None:
         s.training_skipped = True  # as Lightning: no on_train_start/end when a rule already holds
         return "started"
-    if _validation_epoch(s.ctx) and s.val_loaders is None:
+    if validation_epoch(s.ctx) and s.val_loaders is None:
         _val_loaders(s)  # Lightning loads the validation data before on_train_start when it will validate
     s.metrics.begin_run("train")
     s.dispatch.call("on_train_start")

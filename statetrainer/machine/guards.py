@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["GUARDS", "should_validate_now", "epoch_done", "fit_done", "accumulation_boundary",
+__all__ = ["GUARDS", "validation_epoch", "should_validate_now", "epoch_done", "fit_done", "accumulation_boundary",
            "is_global_zero", "is_local_zero", "prepares_data"]
 
 
@@ -40,7 +40,8 @@ def stop_granted(ctx) -> bool:
     return ctx.stop.decide() is not None
 
 
-def _validation_epoch(ctx) -> bool:
+def validation_epoch(ctx) -> bool:
+    """This epoch validates (check_val_every_n_epoch), if validation is enabled at all."""
     every = ctx.config.check_val_every_n_epoch
     return ctx.config.validation_enabled and (every is None or (ctx.progress.epoch + 1) % every == 0)
 
@@ -48,7 +49,7 @@ def _validation_epoch(ctx) -> bool:
 def should_validate_now(ctx) -> bool:
     """Validation runs after this batch (Lightning's val_check_interval / check_val_every_n_epoch rule)."""
     p, c = ctx.progress, ctx.config
-    if p.epoch_skipped or not _validation_epoch(ctx):
+    if p.epoch_skipped or not validation_epoch(ctx):
         return False
     if p.is_last_batch and math.isinf(c.val_check_batch):
         return True

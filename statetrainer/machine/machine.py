@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 from transitions import Machine, MachineError
 
@@ -96,6 +96,3 @@ class LoopMachine:
         if trigger in self._allowed.get(self.current, ()):
             return self.fire(trigger)
         return self.current
-
-    def describe(self) -> dict[str, Any]:
-        return {"current": self.current, "allowed": self.allowed()}

@@ -9,7 +9,6 @@ from torch import nn
 
 from statetrainer.module.hooks import HookStubs
 from statetrainer.module.hyperparameters import HyperparametersBase
-from statetrainer.module.optimizer import StepOptimizer
 
 __all__ = ["StateModule"]
 
@@ -177,6 +176,3 @@ class StateModule(HookStubs, HyperparametersBase, nn.Module):
         from statetrainer.module.export import to_onnx
         to_onnx(self, file_path, input_sample, **kwargs)
 
-
-StateModule.__init__.__doc__ = "Call super().__init__() first, as with nn.Module."
-_ = StepOptimizer  # re-exported for type checks

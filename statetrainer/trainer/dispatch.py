@@ -164,12 +164,6 @@ class Dispatcher:
             with self.profiler.profile(f"[Signal]{signal.name}"):
                 signal.send(self.sender, **payload)
 
-    def emit(self, hook: str, **payload: Any) -> None:
-        """Send only the signal (for module-only hooks the loop already called)."""
-        signal = CATALOGUE[hook]
-        if signal.receivers:
-            self.send(signal, (), payload)
-
 
 def _target(group: str) -> str:
     return {"module": "mod", "datamodule": "dm"}.get(group, "cb")
