@@ -25,14 +25,14 @@ import warnings
 import torch
 
 from statetrainer.callbacks.callback import Callback
-from statetrainer.loop.context import LoopContext, Ranks
-from statetrainer.loop.progress import Progress
+from statetrainer.loop.context import LoopContext
+from statetrainer.loop.position import Position
 from statetrainer.machine.guards import GUARDS
 from statetrainer.machine.machine import LoopMachine
 from statetrainer.module.module import StateModule
 from statetrainer.signals import CATALOGUE
-from statetrainer.trainer.dispatch import Dispatcher
-from statetrainer.trainer.stopping import StopRules
+from statetrainer.loop.dispatch import Dispatcher
+from statetrainer.loop.stopping import StopRules
 
 HOOK = "on_train_batch_end"
 
@@ -65,10 +65,13 @@ def constant_guards() -> dict:
 
 def real_guards() -> dict:
     """The real guard functions bound to a context in the middle of a 1000-batch epoch."""
-    progress = Progress(batch_idx=10, batches_seen=11, total_batch_idx=10, global_step=11)
-    ctx = LoopContext(progress, StopRules(progress, 1, -1, None, None), Ranks())
+    from statetrainer.strategies import SingleDeviceStrategy
+    position = Position()
+    position.set_counters(dict(batch_idx=10, batches_seen=11, total_batch_idx=10, global_step=11))
+    strategy = SingleDeviceStrategy()
+    ctx = LoopContext(position, StopRules(position, 1, -1, None, None), lambda: strategy)
     ctx.fn = "fit"
-    ctx.config.validation_enabled, ctx.config.num_training_batches = True, 1000
+    position.shape.validation_enabled, position.shape.epoch_length = True, 1000
     return {name: functools.partial(guard, ctx) for name, guard in GUARDS.items()}
 
 

@@ -1,17 +1,19 @@
-"""What a checkpoint holds, and putting it back: ``save``/``dump`` and ``restore_from_path``/``restore``.
+"""What a checkpoint holds, and putting it back. Each part of a run saves and restores its own state;
+this module only assembles them and calls the checkpoint hooks through the run's dispatcher.
 
 The dict (Lightning's keys where Lightning has one):
 
-    epoch, global_step, statetrainer_version, state_dict, loops (trainer._loop_state()),
+    epoch, global_step, statetrainer_version, state_dict,
+    loops: {"format": 2, "state": machine state, "position": .., "feed": .., "metrics": ..},
     callbacks {state_key: state}, optimizer_states [..], lr_schedulers [..], grad_scaler {..},
     hyper_parameters + hparams_name, datamodule_hyper_parameters + datamodule_hparams_name,
     <DataModule class qualname>: its state_dict(), plus whatever on_save_checkpoint adds.
 
 ``weights_only=True`` leaves out callbacks, optimizers, schedulers and the scaler (as Lightning).
-Hook order on save: callbacks' state_dict, then callbacks' on_save_checkpoint (not weights-only),
-the module's, the datamodule's. On restore: datamodule state, module on_load_checkpoint, module
-weights, callbacks' on_load_checkpoint then load_state_dict, and for fit the scaler, the loop
-progress, the optimizers and the schedulers.
+Hook order on save: callbacks' state_dict, callbacks' on_save_checkpoint (not weights-only), the
+module's, the datamodule's. On restore: datamodule state, module on_load_checkpoint, module weights,
+callbacks' on_load_checkpoint, the datamodule's, callbacks' load_state_dict; for fit, after
+on_fit_start: the scaler, the loops (position, feed, metric book), the optimizers and schedulers.
 """
 from __future__ import annotations
 
@@ -20,106 +22,103 @@ import os
 import warnings
 from typing import Any
 
-from statetrainer.callbacks.callback import Callback
-from statetrainer.checkpoint.resolve import resolve_ckpt_path
 from statetrainer.checkpoint.weights import load_weights
 from statetrainer.errors import CheckpointError
 
-__all__ = ["save", "dump", "restore_from_path", "load_from_path", "restore", "restore_modules_and_callbacks",
-           "restore_training_state", "VERSION_KEY"]
+__all__ = ["save", "dump", "restore_modules_and_callbacks", "restore_training_state", "check_resumable",
+           "VERSION_KEY", "LOOPS_FORMAT"]
 
 VERSION_KEY = "statetrainer_version"
+LOOPS_FORMAT = 2
 _SCALER_KEYS = ("grad_scaler", "MixedPrecision", "native_amp_scaling_state")  # ours, then Lightning's
 
 
-def save(trainer, path: str | os.PathLike, weights_only: bool = False) -> None:
+def save(s, checkpoint_io, path: str | os.PathLike, weights_only: bool = False) -> None:
     """``trainer.save_checkpoint``: every rank builds the dict (hooks run everywhere), rank 0 writes it."""
-    checkpoint = dump(trainer, weights_only)
-    if trainer.is_global_zero:
-        _checkpoint_io(trainer).save_checkpoint(checkpoint, path)
-    barrier = getattr(getattr(trainer, "strategy", None), "barrier", None)
-    if barrier is not None:
-        barrier()
+    checkpoint = dump(s, weights_only)
+    if s.strategy.is_global_zero:
+        checkpoint_io.save_checkpoint(checkpoint, path)
+        s.run.written.append(os.fspath(path))
+    s.strategy.barrier("checkpoint saved")
 
 
-def dump(trainer, weights_only: bool = False) -> dict[str, Any]:
-    """The checkpoint dict for the trainer's current state (see the module docstring)."""
+def dump(s, weights_only: bool = False) -> dict[str, Any]:
+    """The checkpoint dict for the run's current state (see the module docstring)."""
     from statetrainer import __version__
-    module = trainer.lightning_module
-    checkpoint: dict[str, Any] = {"epoch": trainer.current_epoch, "global_step": trainer.global_step,
-                                  VERSION_KEY: __version__, "state_dict": module.state_dict(),
-                                  "loops": trainer._loop_state()}
+    p = s.position
+    checkpoint: dict[str, Any] = {"epoch": p.epoch, "global_step": p.global_step, VERSION_KEY: __version__,
+                                  "state_dict": s.module.state_dict(), "loops": _loops(s)}
     if not weights_only:
-        checkpoint["callbacks"] = _callback_states(trainer.callbacks)
-        checkpoint["optimizer_states"] = [optimizer.state_dict() for optimizer in trainer.optimizers]
-        checkpoint["lr_schedulers"] = [config.scheduler.state_dict() for config in trainer.lr_scheduler_configs]
-        scaler = _precision(trainer)
-        if scaler is not None and scaler.state_dict():
-            checkpoint["grad_scaler"] = scaler.state_dict()
-    _add_hparams(checkpoint, module, trainer.datamodule)
-    datamodule = trainer.datamodule
-    if datamodule is not None:
-        state = datamodule.state_dict()
+        checkpoint["callbacks"] = _callback_states(s.callbacks)
+        checkpoint.update(s.optim.state_dict())
+        scaler_state = s.precision.state_dict()
+        if scaler_state:
+            checkpoint["grad_scaler"] = scaler_state
+    _add_hparams(checkpoint, s.module, s.datamodule)
+    if s.datamodule is not None:
+        state = s.datamodule.state_dict()
         if state:
-            checkpoint[type(datamodule).__qualname__] = state
-    _save_hooks(trainer, checkpoint, callbacks=not weights_only)
+            checkpoint[type(s.datamodule).__qualname__] = state
+    groups = ("callbacks", "module", "datamodule") if not weights_only else ("module", "datamodule")
+    s.dispatch.call_groups("on_save_checkpoint", groups, checkpoint)
     return checkpoint
 
 
-def restore_from_path(trainer, ckpt_path: Any, fn: str, weights_only: bool | None = None) -> str | None:
-    """Resolve `ckpt_path` ("best", "last" or a path), load it and restore all; returns the path used."""
-    loaded = load_from_path(trainer, ckpt_path, fn, weights_only)
-    if loaded is None:
-        return None
-    path, checkpoint = loaded
-    restore(trainer, checkpoint, fn, source=path)
-    return path
+def _loops(s) -> dict[str, Any]:
+    return {"format": LOOPS_FORMAT, "state": s.state.current, "position": s.position.state_dict(),
+            "feed": s.feed.state_dict(), "metrics": s.metrics.state_dict()}
 
 
-def load_from_path(trainer, ckpt_path: Any, fn: str, weights_only: bool | None = None) -> tuple[str, dict] | None:
-    """Resolve and read `ckpt_path` (weights-only unless weights_only=False); None when there is none.
-
-    For fit the file must hold statetrainer loop progress and the optimizer states.
-    """
-    path = resolve_ckpt_path(trainer, ckpt_path, fn)
-    if path is None:
-        return None
-    checkpoint = _checkpoint_io(trainer).load_checkpoint(path, weights_only=weights_only is not False)
-    if fn == "fit":
-        _check_resumable(checkpoint, path)
-    trainer._ckpt_path = path
-    return path, checkpoint
+def check_resumable(checkpoint: dict[str, Any], source: str) -> None:
+    """fit can continue only a statetrainer checkpoint with loop progress and optimizer states."""
+    if VERSION_KEY not in checkpoint or not isinstance(checkpoint.get("loops"), dict):
+        raise CheckpointError(
+            f"checkpoint {source!r} was not written by statetrainer (no {VERSION_KEY!r} and loop progress), so fit "
+            "cannot continue it at the exact next batch; load its weights with load_from_checkpoint, or use it "
+            "with validate/test/predict(ckpt_path=...).")
+    if "optimizer_states" not in checkpoint:
+        raise CheckpointError(
+            f"checkpoint {source!r} holds only the model weights (save_weights_only=True), so fit cannot resume "
+            "the optimizers from it; resume from a full checkpoint, or load the weights with load_from_checkpoint.")
 
 
-def restore(trainer, checkpoint: dict[str, Any], fn: str, source: str = "") -> None:
-    """Put `checkpoint` back into the trainer, module, datamodule and callbacks (see the module docstring)."""
-    if fn == "fit":
-        _check_resumable(checkpoint, source)
-    restore_modules_and_callbacks(trainer, checkpoint, source)
-    if fn == "fit":
-        restore_training_state(trainer, checkpoint)
-
-
-def restore_modules_and_callbacks(trainer, checkpoint: dict[str, Any], source: str = "") -> None:
+def restore_modules_and_callbacks(s, checkpoint: dict[str, Any], source: str = "") -> None:
     """DataModule state, module on_load_checkpoint + weights, callbacks (Lightning: before configure_optimizers)."""
-    module, datamodule = trainer.lightning_module, trainer.datamodule
+    module, datamodule = s.module, s.datamodule
     if datamodule is not None and type(datamodule).__qualname__ in checkpoint:
         datamodule.load_state_dict(checkpoint[type(datamodule).__qualname__])
-    _call(module, "on_load_checkpoint", checkpoint)
+    s.dispatch.call_groups("on_load_checkpoint", ("module",), checkpoint)
     load_weights(module, checkpoint["state_dict"], strict=getattr(module, "strict_loading", None) is not False,
                  source=source)
-    _load_hooks(trainer, checkpoint)
-    _load_callback_states(trainer.callbacks, checkpoint.get("callbacks") or {})
+    s.dispatch.call_groups("on_load_checkpoint", ("callbacks", "datamodule"), checkpoint)
+    _load_callback_states(s.callbacks, checkpoint.get("callbacks") or {})
 
 
-def restore_training_state(trainer, checkpoint: dict[str, Any], source: str = "") -> None:
-    """Fit only: scaler, loop progress, optimizers, schedulers (Lightning: after on_fit_start)."""
-    scaler = _precision(trainer)
+def restore_training_state(s, checkpoint: dict[str, Any], source: str = "") -> None:
+    """Fit only: scaler, the loops (position, feed, metric book), optimizers, schedulers."""
     state = next((checkpoint[key] for key in _SCALER_KEYS if key in checkpoint), None)
-    if scaler is not None and state:
-        scaler.load_state_dict(state)
-    trainer._restore_loop_state(checkpoint["loops"])
-    _load_optimizers(trainer, checkpoint, source)
+    if state:
+        s.precision.load_state_dict(state)
+    loops = checkpoint["loops"]
+    if loops.get("format") != LOOPS_FORMAT:
+        loops = _from_format_1(loops)
+    s.position.load_state_dict(loops.get("position", {}))
+    s.feed.load_state_dict(loops.get("feed", {}))
+    s.metrics.load_state_dict(loops.get("metrics", {}))
+    s.optim.load_state_dict(checkpoint, source)
+
+
+def _from_format_1(loops: dict[str, Any]) -> dict[str, Any]:
+    """Checkpoints of statetrainer 0.1 before the position owner: counters only, resumed at their epoch's
+    start when they were taken mid-epoch (their data state was not recorded)."""
+    progress = dict(loops.get("progress", {}))
+    mid = loops.get("state") in ("train_batch", "val_start", "val_batch", "val_end")
+    counters = {key: progress[key] for key in ("epoch", "epochs_processed", "global_step", "total_batch_idx")
+                if key in progress}
+    counters["phase"] = "between_epochs"
+    if not mid:
+        counters["epoch"] = max(progress.get("epoch", 0), progress.get("epochs_processed", 0))
+    return {"position": {"counters": counters, "rng": loops.get("rng")}, "metrics": loops.get("metrics", {})}
 
 
 # ---------------------------------------------------------------- parts
@@ -161,85 +160,3 @@ def _add_hparams(checkpoint: dict[str, Any], module, datamodule) -> None:
             checkpoint[key], name = stored
             if name is not None:
                 checkpoint[name_key] = name
-
-
-def _check_resumable(checkpoint: dict[str, Any], source: str) -> None:
-    if VERSION_KEY not in checkpoint or not isinstance(checkpoint.get("loops"), dict):
-        raise CheckpointError(
-            f"checkpoint {source!r} was not written by statetrainer (no {VERSION_KEY!r} and loop progress), so fit "
-            "cannot continue it at the exact next batch; load its weights with load_from_checkpoint, or use it "
-            "with validate/test/predict(ckpt_path=...).")
-    if "optimizer_states" not in checkpoint:
-        raise CheckpointError(
-            f"checkpoint {source!r} holds only the model weights (save_weights_only=True), so fit cannot resume "
-            "the optimizers from it; resume from a full checkpoint, or load the weights with load_from_checkpoint.")
-
-
-def _load_optimizers(trainer, checkpoint: dict[str, Any], source: str) -> None:
-    for label, objects, states in (
-            ("optimizer", trainer.optimizers, checkpoint["optimizer_states"]),
-            ("lr scheduler", [c.scheduler for c in trainer.lr_scheduler_configs], checkpoint.get("lr_schedulers", []))):
-        if len(objects) != len(states):
-            raise CheckpointError(f"checkpoint {source!r} holds {len(states)} {label} state(s) but "
-                                  f"configure_optimizers returned {len(objects)} {label}(s).")
-        for obj, state in zip(objects, states):
-            obj.load_state_dict(state)
-
-
-def _precision(trainer):
-    plugin = getattr(trainer, "_precision_plugin", None)
-    if plugin is None:
-        plugin = getattr(getattr(trainer, "_session", None), "precision", None)
-    return plugin if plugin is not None and hasattr(plugin, "state_dict") else None
-
-
-def _save_hooks(trainer, checkpoint: dict, callbacks: bool) -> None:
-    """on_save_checkpoint: the callbacks (unless weights-only), the module, the datamodule, the signal."""
-    module = trainer.lightning_module
-    if callbacks:
-        for callback in trainer.callbacks:
-            if _overrides(callback, "on_save_checkpoint"):
-                callback.on_save_checkpoint(trainer, module, checkpoint)
-    _call(module, "on_save_checkpoint", checkpoint)
-    _finish_hook(trainer, "on_save_checkpoint", checkpoint)
-
-
-def _load_hooks(trainer, checkpoint: dict) -> None:
-    """on_load_checkpoint of the callbacks (the module's ran before its weights were loaded), then the rest."""
-    module = trainer.lightning_module
-    for callback in trainer.callbacks:
-        if _overrides(callback, "on_load_checkpoint"):
-            callback.on_load_checkpoint(trainer, module, checkpoint)
-    _finish_hook(trainer, "on_load_checkpoint", checkpoint)
-
-
-def _finish_hook(trainer, hook: str, checkpoint: dict) -> None:
-    datamodule = trainer.datamodule
-    if datamodule is not None and callable(getattr(datamodule, hook, None)):
-        getattr(datamodule, hook)(checkpoint)
-    from statetrainer.signals import CATALOGUE
-    signal = CATALOGUE.get(hook)
-    if signal is not None and signal.receivers:
-        signal.send(trainer, checkpoint=checkpoint)
-
-
-def _call(module, hook: str, checkpoint: dict) -> None:
-    previous = getattr(module, "_current_fx_name", None)
-    module._current_fx_name = hook
-    try:
-        getattr(module, hook)(checkpoint)
-    finally:
-        module._current_fx_name = previous
-
-
-def _overrides(callback: Any, hook: str) -> bool:
-    return getattr(type(callback), hook, None) is not getattr(Callback, hook)
-
-
-def _checkpoint_io(trainer):
-    """The trainer's CheckpointIO plugin (the atomic torch one unless `plugins=` gave another)."""
-    plugin = getattr(trainer, "checkpoint_io", None)
-    if plugin is None:
-        from statetrainer.plugins import TorchCheckpointIO
-        plugin = TorchCheckpointIO()
-    return plugin

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from statetrainer.errors import MisconfigurationError, flag_error
 
@@ -76,26 +76,31 @@ class Fetcher:
 
     With a known length it fetches lazily (as Lightning does for sized loaders, so random
     augmentations and the model draw from the RNG in the same order); without one it reads one
-    batch ahead.
+    batch ahead. `skip` replays that many batches first (a resume from the epoch's start);
+    `already` counts batches a stateful source has consumed before (a resume without replay).
+    `track`, for stateful sources read ahead, captures their state before each read-ahead
+    (`tracked`: the state after the batches handed out so far).
     """
 
-    __slots__ = ("_iter", "total", "fetched", "_next", "_ahead", "done")
+    __slots__ = ("_iter", "total", "fetched", "_next", "_ahead", "done", "_track", "tracked")
 
-    def __init__(self, loader: Iterable, limit: float, skip: int = 0):
+    def __init__(self, loader: Iterable, limit: float, skip: int = 0, already: int = 0,
+                 track: Callable[[], Any] | None = None):
         self.total = min(sized_len(loader), limit)
-        self.fetched = 0
-        self.done = self.total <= 0
+        self.fetched = already
+        self.done = self.total <= already
         self._next = None
-        self._iter: Iterator = iter(loader) if not self.done else iter(())
         self._ahead = math.isinf(sized_len(loader))
+        self._track = track if self._ahead else None
+        self.tracked = None
+        self._iter: Iterator = iter(loader) if not self.done else iter(())
         for _ in range(skip):  # resume mid-epoch: replay the batches already trained on
             if self.done or self._pull() is _END:
                 self.done = True
                 return
             self.fetched += 1
         if self._ahead and not self.done:
-            self._next = self._pull()
-            self.done = self._next is _END
+            self._read_ahead()
         elif self.fetched >= self.total:
             self.done = True
 
@@ -104,6 +109,12 @@ class Fetcher:
             return next(self._iter)
         except StopIteration:
             return _END
+
+    def _read_ahead(self) -> None:
+        if self._track is not None:
+            self.tracked = self._track()
+        self._next = self._pull()
+        self.done = self._next is _END
 
     def has_next(self) -> bool:
         return not self.done
@@ -117,8 +128,7 @@ class Fetcher:
             if self.fetched >= self.total:
                 self.done = True
             else:
-                self._next = self._pull()
-                self.done = self._next is _END
+                self._read_ahead()
             return batch
         batch = self._pull()
         if batch is _END:

@@ -2,35 +2,18 @@
 
 Failures end in a terminal state of the machine: `failed` (re-raised) or `interrupted` (Ctrl-C or
 SIGTERM: graceful, not re-raised). Either way on_exception reaches the callbacks, the module and
-the datamodule, and teardown(stage) runs.
+the datamodule, and teardown(stage) runs. A signal received while an action runs is honoured once
+that action has finished (see loop/interrupts.py).
 """
 from __future__ import annotations
 
-import signal as _signal
-import threading
-from contextlib import contextmanager
 from typing import Callable
+
+from statetrainer.loop.interrupts import Interrupts, SignalInterrupt
 
 __all__ = ["drive", "SignalInterrupt"]
 
-
-class SignalInterrupt(KeyboardInterrupt):
-    """SIGTERM turned into a graceful interruption."""
-
-
-@contextmanager
-def _sigterm_as_interrupt():
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise SignalInterrupt(f"received signal {signum}")
-    previous = _signal.signal(_signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        _signal.signal(_signal.SIGTERM, previous)
+_ENDING = frozenset({"train_end", "teardown", "finished"})  # past these, the call completes normally
 
 
 def _wrap_actions(actions: dict, profiler) -> dict:
@@ -45,17 +28,25 @@ def _wrap_actions(actions: dict, profiler) -> dict:
     return wrapped
 
 
-def drive(machine, actions: dict[str, Callable], session, entry: str, on_terminal: Callable, profiler=None) -> None:
+def drive(machine, actions: dict[str, Callable], session, entry: str, on_terminal: Callable,
+          profiler=None) -> None:
     """Run one fit/validate/test/predict call to a terminal state."""
     actions = _wrap_actions(actions, profiler)
+    interrupts = Interrupts()
     machine.fire(entry)
-    with _sigterm_as_interrupt():
+    with interrupts.installed():
         try:
             current = machine.current
             while current != "finished":
-                current = machine.fire(actions[current](session))
+                trigger = actions[current](session)
+                if interrupts.pending and current not in _ENDING:
+                    interrupts.stopping = True
+                    raise interrupts.exception()
+                current = machine.fire(trigger)
         except KeyboardInterrupt as exc:
+            interrupts.stopping = True
             on_terminal(session, "interrupt", exc)
         except BaseException as exc:
+            interrupts.stopping = True
             on_terminal(session, "fail", exc)
             raise

@@ -1,38 +1,33 @@
 """The validate()/test() and predict() states' actions."""
 from __future__ import annotations
 
-from statetrainer.loop.data import count_batches
 from statetrainer.loop.evaluation import EvalRun
 
 __all__ = ["ACTIONS"]
 
-_KIND = {"validate": ("validation", "val", "limit_val_batches"), "test": ("test", "test", "limit_test_batches"),
-         "predict": ("predict", "predict", "limit_predict_batches")}
+_KIND = {"validate": ("validation", "val"), "test": ("test", "test"), "predict": ("predict", "predict")}
 
 
 def _start(s) -> str:
-    kind, source, flag = _KIND[s.fn]
-    loaders = s.sources.load(source)
-    limits = [count_batches(dl, s.config.limits[source], flag) for dl in loaders]
-    s.eval_loaders = loaders
-    s.eval_run = EvalRun(s, kind, s.fn, loaders, limits, inference=s.config.inference_mode,
-                         keep_predictions=s.fn == "predict" and s.return_predictions)
-    s.ctx.eval_has_next = s.eval_run.has_next
-    s.eval_run.start()
+    kind, source = _KIND[s.fn]
+    loaders, limits = s.feed.evaluation(source)
+    cursor = s.feed.begin_eval(loaders, limits, in_fit=False)
+    s.run.evaluation = EvalRun(s, kind, s.fn, cursor, inference=s.config.inference_mode,
+                               keep_predictions=s.fn == "predict" and s.run.return_predictions)
+    s.ctx.eval_has_next = cursor.has_next
+    s.run.evaluation.start()
     return "started"
 
 
 def _batch(s) -> str:
-    s.eval_run.run_batch()
+    s.run.evaluation.run_batch()
     return "batch_done"
 
 
 def _end(s) -> str:
-    s.eval_run.end()
-    if s.fn == "predict":
-        s.results = s.eval_run.prediction_output()
-    else:
-        s.results = s.eval_run.results
+    evaluation = s.run.evaluation
+    evaluation.end()
+    s.run.results = evaluation.prediction_output() if s.fn == "predict" else evaluation.results
     return "ended"
 
 

@@ -1,7 +1,7 @@
 """One evaluation or prediction run: sanity check, validation in fit, validate(), test(), predict().
 
 The machine's *_start / *_batch / *_end states call `start`, `run_batch` and `end`; the guard
-`has_eval_batches` calls `has_next`.
+`has_eval_batches` asks the feed's cursor whether another batch follows.
 """
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 
 import torch
 
-from statetrainer.loop.data import Fetcher
 
 __all__ = ["EvalRun", "HOOKS"]
 
@@ -31,37 +30,29 @@ HOOKS = {
 
 
 class EvalRun:
-    """Iterates several dataloaders in sequence, one batch per call, under no_grad/inference_mode."""
+    """One evaluation: its hooks around the batches the feed's cursor yields, under no_grad/inference_mode.
+    The metric book follows it through the hooks (see loop/bookkeeping.py); `results` is what it produced."""
 
-    def __init__(self, session, kind: str, stage: str, loaders: list, limits: list, inference: bool,
-                 keep_predictions: bool = False):
+    def __init__(self, session, kind: str, stage: str, cursor, inference: bool, keep_predictions: bool = False):
         self.s = session
         self.kind = kind            # "validation", "test" or "predict"
         self.stage = stage          # metric-book stage: sanity_check / validate / test / predict
         self.hooks = HOOKS[kind]
-        self.loaders = loaders
-        self.limits = limits
+        self.cursor = cursor
         self.inference = inference
         self.keep = keep_predictions
-        self.predictions: list[list] = [[] for _ in loaders]
-        self.dl_idx = 0
-        self.batch_idx = -1
-        self._fetcher: Fetcher | None = None
-        self._grad_ctx = None
+        self.predictions: list[list] = [[] for _ in cursor.loaders]
         self.results: list[dict] | None = None
-        self.skip = sum(limits) == 0  # no batches at all: no hooks, no results (as Lightning)
+        self.skip = cursor.empty    # no batches at all: no hooks, no results (as Lightning)
+        self._grad_ctx = None
+        self._modes = None
 
-    # ---------------------------------------------------------------- guards
-    def has_next(self) -> bool:
-        while self.dl_idx < len(self.loaders):
-            if self._fetcher is None:
-                self._fetcher = Fetcher(self.loaders[self.dl_idx], self.limits[self.dl_idx])
-                self.batch_idx = -1
-            if self._fetcher.has_next():
-                return True
-            self._fetcher = None
-            self.dl_idx += 1
-        return False
+    @property
+    def limits(self) -> list:
+        return self.cursor.limits
+
+    def set_results(self, results) -> None:
+        self.results = results
 
     # ---------------------------------------------------------------- actions
     def start(self) -> None:
@@ -72,42 +63,34 @@ class EvalRun:
         self._grad_ctx = torch.inference_mode() if self.inference else torch.no_grad()
         self._grad_ctx.__enter__()
         s.dispatch.call_module(self.hooks["eval"])
-        s.metrics.begin_run(self.stage)
         s.dispatch.call(self.hooks["start"])
         s.dispatch.call(self.hooks["epoch_start"])
 
     def run_batch(self) -> None:
         s, hooks = self.s, self.hooks
-        batch = self._fetcher.fetch()
-        self.batch_idx += 1
-        dl_idx, batch_idx = self.dl_idx, self.batch_idx
-        batch = s.transfer(batch, dl_idx)
-        multi = len(self.loaders) > 1
-        args = (batch, batch_idx, dl_idx) if multi else (batch, batch_idx)
-        s.metrics.begin_batch(batch, batch_idx, dl_idx, len(self.loaders))
+        batch, batch_idx, dl_idx = self.cursor.fetch()
+        batch = s.feed.transfer(batch, dl_idx)
+        args = (batch, batch_idx, dl_idx) if len(self.cursor.loaders) > 1 else (batch, batch_idx)
         s.dispatch.call(hooks["batch_start"], *args)
         with s.precision.autocast():
             outputs = s.dispatch.call_module(hooks["step"], *args)
         if self.keep:
             self.predictions[dl_idx].append(outputs)
         s.dispatch.call(hooks["batch_end"], outputs, *args)
-        s.metrics.end_batch(self.stage, s.progress.global_step, s.progress.epoch, not self._fetcher.has_next())
 
     def end(self) -> None:
         if self.skip:
             self.results = []
             return
         s = self.s
-        s.metrics.epoch_end_reached(self.stage)
-        s.dispatch.call(self.hooks["epoch_end"])
-        self.results = s.metrics.end_epoch(self.stage, s.progress.global_step, s.progress.epoch)
+        s.dispatch.call(self.hooks["epoch_end"])     # the metric book's listener sets `results`
+        s.position.eval_produced()
         s.dispatch.call(self.hooks["end"])
         if self.hooks["train"] is not None:
             s.dispatch.call_module(self.hooks["train"])
         else:  # predict has no *_model_train hook: the modules get their modes back (as Lightning)
             for submodule, mode in self._modes.items():
                 submodule.training = mode
-        s.metrics.end_run(self.stage)
         self.close()
 
     def close(self) -> None:

@@ -1,16 +1,14 @@
 """The fit states' actions: sanity check, training start, epochs, batches, validation, end.
 
 Each action does its state's work and returns the trigger; the table's guards pick where it leads.
+Where the loop is lives in the position (`s.position`); where batches come from in the feed
+(`s.feed`); optimizers and schedulers in the optimization owner (`s.optim`).
 """
 from __future__ import annotations
 
 import math
 
-from statetrainer.errors import MisconfigurationError
-from statetrainer.loop import rng
-from statetrainer.loop.data import Fetcher, count_batches, set_sampler_epoch, without_shuffle
 from statetrainer.loop.evaluation import EvalRun
-from statetrainer.loop.optim_step import step_schedulers
 from statetrainer.loop.training import run_training_batch
 from statetrainer.machine.guards import validation_epoch
 
@@ -18,189 +16,123 @@ __all__ = ["ACTIONS"]
 
 
 # ------------------------------------------------------------------------------------ validation
-def _val_loaders(s) -> tuple[list, list]:
-    if s.val_loaders is None or _reload_due(s, "val"):
-        loaders = s.sources.load("val")
-        if s.config.overfit_batches:
-            loaders = [without_shuffle(dl) for dl in loaders]
-        s.val_loaders = loaders
-        s.val_loaded_epoch = s.progress.epoch
-        s.val_limits = [count_batches(dl, s.config.limits["val"], "limit_val_batches") for dl in loaders]
-    return s.val_loaders, s.val_limits
-
-
-def _start_eval(s, kind: str, stage: str, limits_cap: float = math.inf, zero_grad: bool = False) -> str:
-    if zero_grad:
-        s.dispatch.call_module("on_validation_model_zero_grad")
-    loaders, limits = _val_loaders(s)
+def _start_eval(s, stage: str, limits_cap: float = math.inf) -> str:
+    loaders, limits = s.feed.val()
     limits = [min(limit, limits_cap) for limit in limits]
-    s.eval_run = EvalRun(s, kind, stage, loaders, limits, inference=False)
-    s.ctx.eval_has_next = s.eval_run.has_next
-    s.eval_run.start()
+    cursor = s.feed.begin_eval(loaders, limits, in_fit=True)
+    s.position.begin_eval("sanity_check" if stage == "sanity_check" else "validation")
+    s.run.evaluation = EvalRun(s, "validation", stage, cursor, inference=False)
+    s.ctx.eval_has_next = cursor.has_next
+    s.run.evaluation.start()
     return "started"
 
 
 def sanity_start(s) -> str:
-    s.sanity_rng = rng.capture()  # the sanity check leaves the random state as it found it
     s.dispatch.call("on_sanity_check_start")
-    return _start_eval(s, "validation", "sanity_check", s.config.num_sanity_val_steps)
+    return _start_eval(s, "sanity_check", s.position.shape.sanity_steps)
 
 
 def eval_batch(s) -> str:
-    s.eval_run.run_batch()
+    s.run.evaluation.run_batch()
     return "batch_done"
 
 
 def sanity_end(s) -> str:
-    s.eval_run.end()
+    s.run.evaluation.end()
     s.dispatch.call("on_sanity_check_end")
-    rng.restore(s.sanity_rng)
+    s.feed.end_eval(restore=True)
+    s.position.end_eval()  # the sanity check leaves the random state as it found it
     return "ended"
 
 
 def val_start(s) -> str:
-    k = s.ctx.config.accumulate_grad_batches(s.progress.epoch)
-    stepped = (s.progress.batch_idx + 1) % k == 0 or s.progress.is_last_batch
-    return _start_eval(s, "validation", "validate", zero_grad=stepped)
+    if s.position.batch_stepped:
+        s.dispatch.call_module("on_validation_model_zero_grad")
+    return _start_eval(s, "validate")
 
 
 def val_end(s) -> str:
-    s.eval_run.end()
-    close_batch(s)
+    s.run.evaluation.end()
+    s.feed.end_eval(restore=False)
+    s.position.end_eval()
+    s.optim.close_batch()
     return "ended"
 
 
 # ------------------------------------------------------------------------------------ training
-def _reload_due(s, kind: str) -> bool:
-    n = s.config.reload_dataloaders_every_n_epochs
-    last = s.train_loaded_epoch if kind == "train" else s.val_loaded_epoch
-    return bool(n) and last is not None and s.progress.epoch - last >= n
-
-
-def _load_train(s) -> None:
-    loader = s.sources.load("train")[0]
-    if s.config.overfit_batches:
-        loader = without_shuffle(loader)
-    s.train_loader = loader
-    s.train_loaded_epoch = s.progress.epoch
-    n = count_batches(loader, s.config.limits["train"], "limit_train_batches")
-    cfg = s.ctx.config
-    cfg.num_training_batches = n
-    vci = s.config.val_check_interval
-    if isinstance(vci, int):
-        if vci > n and s.config.check_val_every_n_epoch is not None:
-            raise MisconfigurationError(
-                f"`val_check_interval` got {vci}, more than the {n} training batches of an epoch; accepted: an int "
-                "<= the batches per epoch, a float fraction, or check_val_every_n_epoch=None to count across epochs.")
-        cfg.val_check_batch = vci
-    elif math.isinf(n):
-        if vci != 1.0:
-            raise MisconfigurationError(
-                f"`val_check_interval` got {vci} but the training loader has no length; accepted: an int number of "
-                "batches, or 1.0 with check_val_every_n_epoch.")
-        cfg.val_check_batch = math.inf
-    else:
-        cfg.val_check_batch = max(1, int(n * vci))
-
-
 def train_start(s) -> str:
-    _load_train(s)
-    if s.ctx.config.num_training_batches == 0 or s.stop.decide() is not None:
-        s.training_skipped = True  # as Lightning: no on_train_start/end when a rule already holds
-        return "started"
-    if validation_epoch(s.ctx) and s.val_loaders is None:
-        _val_loaders(s)  # Lightning loads the validation data before on_train_start when it will validate
-    s.metrics.begin_run("train")
+    p = s.position
+    s.feed.train()
+    if p.resuming is not None and not p.mid_epoch:  # resumed between epochs: finish what was saved
+        p.finish_pending_epoch()
+        s.feed.apply_boundary_state()
+        p.apply_resume_rng()
+        p.resuming = None
+    if p.shape.epoch_length == 0 or s.stop.decide() is not None:
+        return "started"  # as Lightning: no on_train_start/end when a rule already holds
+    if validation_epoch(s.ctx):
+        s.feed.val()  # Lightning loads the validation data before on_train_start when it will validate
+    p.train_started = True
     s.dispatch.call("on_train_start")
     return "started"
 
 
 def epoch_start(s) -> str:
-    p = s.progress
-    if _reload_due(s, "train"):
-        _load_train(s)
-    set_sampler_epoch(s.train_loader, p.epochs_processed)
-    skip = p.resume_skip
-    p.resume_skip = 0
-    if skip:  # resume mid-epoch: replay the sampler from the epoch's start
-        rng.restore(s.resume["rng_epoch_start"])
-    else:
-        p.start_epoch()
-        s.dispatch.call("on_train_epoch_start")
-    s.epoch_rng = rng.capture()
-    s.fetcher = Fetcher(s.train_loader, s.ctx.config.num_training_batches, skip)
-    if skip:
-        rng.restore(s.resume["rng"])
-    if not s.fetcher.has_next() and not p.is_last_batch:
+    p = s.position
+    if p.resuming is not None and p.mid_epoch:  # continue the epoch the checkpoint was taken in
+        p.resuming = None
+        s.feed.start_epoch(resuming=True)
+        s.feed.apply_mid_epoch_val_state()
+        p.apply_resume_rng()
+        if not s.feed.has_next_train() and not p.is_last_batch:
+            p.epoch_skipped = True
+        return "resumed"
+    p.start_epoch()
+    s.dispatch.call("on_train_epoch_start")
+    p.remember_epoch_start()
+    s.feed.start_epoch(resuming=False)
+    if not s.feed.has_next_train():
         p.epoch_skipped = True
-    if skip and not s.resume_decided:
-        s.resume_decided = True
-        return "resumed"  # the last trained batch's validate/continue decision was still to be taken
     return "started"
 
 
-def close_batch(s) -> None:
-    """What follows a batch and its validation: plateau schedulers on steps, the logging step counter."""
-    if not s.batch_open:
-        return
-    s.batch_open = False
-    if s.batch_stepped:
-        step_schedulers(s, "step", True, s.progress.batch_idx)
-
-
 def train_batch(s) -> str:
-    close_batch(s)
-    p = s.progress
+    s.optim.close_batch()
+    p, feed = s.position, s.feed
     try:
-        batch = s.fetcher.fetch()
+        batch = feed.fetch_train()
     except StopIteration:
         p.is_last_batch = True
         return "exhausted"
-    s.batch_running, s.step_at_batch_start = True, p.global_step
-    p.batch_idx += 1
-    p.total_batch_idx += 1
-    p.batches_seen += 1
-    p.is_last_batch = s.fetcher.done
-    batch_idx = p.batch_idx
-    batch = s.transfer(batch, 0)
-    s.metrics.begin_batch(batch, batch_idx, 0, 1)
+    batch_idx = p.begin_batch(feed.fetched_last)
+    batch = feed.transfer(batch, 0)
     if s.dispatch.call("on_train_batch_start", batch, batch_idx) == -1:
-        p.epoch_skipped = True
+        p.skip_rest_of_epoch()
         return "batch_done"
     outputs = run_training_batch(s, batch, batch_idx)
-    k = s.ctx.config.accumulate_grad_batches(p.epoch)
-    ready = p.is_last_batch or p.batches_seen >= s.ctx.config.num_training_batches
-    s.batch_stepped = (batch_idx + 1) % k == 0 or ready
-    if s.batch_stepped:
-        step_schedulers(s, "step", False, batch_idx)
-    if ready:
-        step_schedulers(s, "epoch", False, p.epoch)
-    s.batch_open = True
+    stepped = p.steps_after_this_batch()
+    s.optim.after_batch(stepped, p.epoch_data_ended())
+    p.end_batch(stepped)
     s.dispatch.call("on_train_batch_end", outputs, batch, batch_idx)
-    s.batch_running = False
-    s.metrics.end_batch("train", p.global_step, p.epoch, p.is_last_batch, stepped=s.batch_stepped)
     return "batch_done"
 
 
 def epoch_end(s) -> str:
-    close_batch(s)
-    p = s.progress
-    p.epochs_processed += 1
-    s.metrics.epoch_end_reached("train")
+    s.optim.close_batch()
+    p = s.position
+    p.end_epoch()
     s.dispatch.call("on_train_epoch_end")
-    s.metrics.end_epoch("train", p.global_step, p.epoch)
-    if p.is_last_batch or p.batches_seen >= s.ctx.config.num_training_batches:
-        step_schedulers(s, "epoch", True, p.epoch)
-    p.epoch += 1
+    s.optim.close_epoch()
+    p.advance_epoch()
     return "ended"
 
 
 def train_end(s) -> str:
-    close_batch(s)
-    s.state.stop_reason = str(s.stop.finish(s.ctx.config.num_training_batches))
-    if not s.training_skipped:
+    s.optim.close_batch()
+    p = s.position
+    s.state.stop_reason = str(s.stop.finish(p.shape.epoch_length))
+    if p.train_started:
         s.dispatch.call("on_train_end")
-        s.metrics.end_run("train")
     s.dispatch.call("on_fit_end")
     return "ended"
 

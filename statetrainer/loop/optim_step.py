@@ -1,58 +1,195 @@
-"""Optimizer steps and scheduler steps, with Lightning's hooks around them."""
+"""Optimization: the one owner of a run's optimizers, schedulers, clipping, the optimizer step and the
+accumulation schedule. `trainer.optimizers` / `lr_scheduler_configs` read it; a strategy that wraps
+the step (DDP's `no_sync`) plugs in here.
+
+    Stepper path (what `StepOptimizer.step` does): closure (training_step, zero_grad, backward)
+    -> unscale -> on_before_optimizer_step -> grad norms -> configure_gradient_clipping -> step
+    -> global_step += 1.
+"""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import torch
 
+from statetrainer.errors import MisconfigurationError
 from statetrainer.module.hooks import HookStubs
+from statetrainer.module.optim_config import parse_optimizers
+from statetrainer.module.optimizer import StepOptimizer
 from statetrainer.signals import CATALOGUE
 
-__all__ = ["Stepper", "step_schedulers"]
+__all__ = ["Optimization", "Accumulation", "grad_norms"]
 
 
-class Stepper:
-    """What `StepOptimizer.step` does: closure -> before-step hooks -> clipping -> step -> count."""
+class Accumulation:
+    """The accumulation schedule {first epoch: k}. `request` is how a callback changes it (the
+    documented route: `trainer.accumulate_grad_batches = k` or `= {epoch: k}`)."""
 
-    def __init__(self, session):
-        self.s = session
-        self._clip: bool | None = None   # decided on the first step of the run
+    def __init__(self, schedule: dict[int, int]):
+        self.schedule = dict(schedule)
+        self._single = self.schedule.get(0, 1) if len(self.schedule) == 1 else None
 
-    def __call__(self, optimizer, closure: Callable[[], Any] | None, kwargs: dict) -> Any:
-        s = self.s
-        wrapped = self._after_closure(optimizer, closure)
-        result = s.precision.optimizer_step(optimizer, wrapped, **kwargs)
-        s.progress.global_step += 1
+    def factor(self, epoch: int) -> int:
+        if self._single is not None:
+            return self._single
+        k = 1
+        for start in sorted(self.schedule):
+            if epoch >= start:
+                k = self.schedule[start]
+        return k
+
+    def request(self, value: Any, from_epoch: int = 0) -> None:
+        """An int: k from `from_epoch` on (earlier epochs keep theirs); a dict: the whole schedule."""
+        if isinstance(value, dict):
+            self.schedule = {int(e): int(k) for e, k in value.items()}
+        else:
+            kept = {e: k for e, k in self.schedule.items() if e < from_epoch}
+            self.schedule = {**kept, from_epoch: int(value)}
+        self._single = self.schedule.get(0, 1) if len(self.schedule) == 1 and 0 in self.schedule else None
+
+
+class Optimization:
+    """Optimizers and schedulers of one run, and how a step happens."""
+
+    def __init__(self, module, dispatch, precision, position, config, metrics):
+        self.module = module
+        self.dispatch = dispatch
+        self.precision = precision
+        self.position = position
+        self.metrics = metrics
+        self.optimizers: list = []
+        self.step_optimizers: list[StepOptimizer] = []
+        self.scheduler_configs: list = []
+        self.clip_val = config.gradient_clip_val
+        self.clip_algorithm = config.gradient_clip_algorithm
+        self.track_norm = config.track_grad_norm
+        self._clips: Optional[bool] = None      # decided on the first step of the run
+
+    # ------------------------------------------------------------------ building
+    def configure(self) -> None:
+        """configure_optimizers, parsed and checked; optimizers wrapped so their step runs the hooks."""
+        module = self.module
+        raw = self.dispatch.call_module("configure_optimizers")
+        optimizers, configs = parse_optimizers(raw, module.automatic_optimization)
+        if module.automatic_optimization and len(optimizers) > 1:
+            raise MisconfigurationError(
+                f"configure_optimizers returned {len(optimizers)} optimizers with automatic optimization; "
+                "accepted: one optimizer, or set `self.automatic_optimization = False` and step them in "
+                "training_step.")
+        if not module.automatic_optimization and self.clip_val:
+            raise MisconfigurationError(
+                f"`gradient_clip_val` got {self.clip_val!r} with manual optimization; accepted: None, and call "
+                "`self.clip_gradients(opt, ...)` in training_step instead.")
+        self.optimizers = optimizers
+        self.step_optimizers = [StepOptimizer(opt, self.step) for opt in optimizers]
+        self.scheduler_configs = configs
+
+    def wrapped(self, raw) -> Any:
+        for wrapped in self.step_optimizers:
+            if wrapped.optimizer is raw:
+                return wrapped
+        return raw
+
+    # ------------------------------------------------------------------ the step
+    def step(self, optimizer, closure: Callable[[], Any] | None, kwargs: dict) -> Any:
+        """What `StepOptimizer.step` does: closure -> before-step hooks -> clipping -> step -> count."""
+        result = self.precision.optimizer_step(optimizer, self._after_closure(optimizer, closure), **kwargs)
+        self.position.global_step += 1
         return result
 
-    def _clips(self) -> bool:
-        """configure_gradient_clipping runs in automatic optimization when it can do something or is watched:
-        the module overrides it, gradient_clip_val is set (the default with no value is a no-op), or its
-        signal has receivers."""
-        if self._clip is not None:
-            return self._clip
-        module = self.s.module
-        overridden = type(module).configure_gradient_clipping is not HookStubs.configure_gradient_clipping
-        watched = bool(CATALOGUE["configure_gradient_clipping"].receivers)
-        self._clip = module.automatic_optimization and (overridden or bool(self.s.clip_val) or watched)
-        return self._clip
+    def _decide_clipping(self) -> bool:
+        """configure_gradient_clipping runs in automatic optimization when it can do something or is
+        watched: the module overrides it, gradient_clip_val is set, or its signal has receivers."""
+        if self._clips is None:
+            module = self.module
+            overridden = type(module).configure_gradient_clipping is not HookStubs.configure_gradient_clipping
+            watched = bool(CATALOGUE["configure_gradient_clipping"].receivers)
+            self._clips = module.automatic_optimization and (overridden or bool(self.clip_val) or watched)
+        return self._clips
 
     def _after_closure(self, optimizer, closure):
-        s = self.s
-        clips = self._clips()
-        track = s.config.track_grad_norm
-        step_opt = s.step_optimizer_for(optimizer)
+        clips, track, dispatch = self._decide_clipping(), self.track_norm, self.dispatch
+        step_opt = self.wrapped(optimizer)
 
         def run() -> Any:
             out = closure() if closure is not None else None
-            s.precision.unscale(optimizer)
-            s.dispatch.call("on_before_optimizer_step", step_opt)
+            self.precision.unscale(optimizer)
+            dispatch.call("on_before_optimizer_step", step_opt)
             if track != -1:
-                _log_grad_norms(s, track)
+                self._log_grad_norms(track)
             if clips:
-                s.dispatch.call_module("configure_gradient_clipping", step_opt, s.clip_val, s.clip_algorithm)
+                dispatch.call_module("configure_gradient_clipping", step_opt, self.clip_val, self.clip_algorithm)
             return out
         return run
+
+    def _log_grad_norms(self, norm_type) -> None:
+        """track_grad_norm: log the gradient p-norms before the optimizer steps."""
+        norms = grad_norms(self.module, norm_type)
+        if norms:
+            state = self.module.__dict__
+            previous, state["_current_fx_name"] = state.get("_current_fx_name"), "on_before_optimizer_step"
+            try:
+                self.module.log_dict(norms, on_step=True, on_epoch=True)
+            finally:
+                state["_current_fx_name"] = previous
+
+    # ------------------------------------------------------------------ schedulers
+    def step_schedulers(self, interval: str, plateau: bool, index: int) -> None:
+        """Step the schedulers of `interval` whose frequency divides `index` + 1 (Lightning's rule)."""
+        if not self.scheduler_configs or not self.module.automatic_optimization:
+            return
+        for config in self.scheduler_configs:
+            if plateau != config.reduce_on_plateau or config.interval != interval:
+                continue
+            if (index + 1) % config.frequency != 0:
+                continue
+            metric = None
+            if config.reduce_on_plateau:
+                metric = self.metrics.callback_metrics.get(config.monitor)
+                if metric is None:
+                    if config.strict:
+                        raise MisconfigurationError(
+                            f"ReduceLROnPlateau monitors {config.monitor!r}, which was never logged; accepted: one "
+                            f"of the logged metrics {sorted(self.metrics.callback_metrics)} (or strict=False to "
+                            "skip).")
+                    continue
+            self.dispatch.call_module("lr_scheduler_step", config.scheduler, metric)
+
+    def after_batch(self, stepped: bool, epoch_ended: bool) -> None:
+        """Right after training_step's optimization: step-interval schedulers when the optimizer stepped,
+        epoch-interval ones when the epoch's data ended (plateau ones wait for `close_batch`)."""
+        p = self.position
+        if stepped:
+            self.step_schedulers("step", False, p.batch_idx)
+        if epoch_ended:
+            self.step_schedulers("epoch", False, p.epoch)
+
+    def close_batch(self) -> None:
+        """The deferred part of the last batch, after its validation: plateau schedulers on steps."""
+        if self.position.take_close():
+            self.step_schedulers("step", True, self.position.batch_idx)
+
+    def close_epoch(self) -> None:
+        """After on_train_epoch_end: plateau schedulers on epochs (they may monitor a validation metric)."""
+        p = self.position
+        if p.epoch_data_ended():
+            self.step_schedulers("epoch", True, p.epoch)
+
+    # ------------------------------------------------------------------ saving and restoring
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer_states": [optimizer.state_dict() for optimizer in self.optimizers],
+                "lr_schedulers": [config.scheduler.state_dict() for config in self.scheduler_configs]}
+
+    def load_state_dict(self, state: dict[str, Any], source: str = "") -> None:
+        from statetrainer.errors import CheckpointError
+        pairs = (("optimizer", self.optimizers, state.get("optimizer_states", [])),
+                 ("lr scheduler", [c.scheduler for c in self.scheduler_configs], state.get("lr_schedulers", [])))
+        for label, objects, states in pairs:
+            if len(objects) != len(states):
+                raise CheckpointError(f"checkpoint {source!r} holds {len(states)} {label} state(s) but "
+                                      f"configure_optimizers returned {len(objects)} {label}(s).")
+            for obj, saved in zip(objects, states):
+                obj.load_state_dict(saved)
 
 
 def grad_norms(module, norm_type) -> dict:
@@ -63,38 +200,3 @@ def grad_norms(module, norm_type) -> dict:
     if norms:
         norms[f"grad_{p}_norm_total"] = torch.stack(list(norms.values())).norm(p)
     return norms
-
-
-def _log_grad_norms(s, norm_type) -> None:
-    """track_grad_norm: log the gradient p-norms before the optimizer steps."""
-    norms = grad_norms(s.module, norm_type)
-    if norms:
-        state = s.module.__dict__
-        previous, state["_current_fx_name"] = state.get("_current_fx_name"), "on_before_optimizer_step"
-        try:
-            s.module.log_dict(norms, on_step=True, on_epoch=True)
-        finally:
-            state["_current_fx_name"] = previous
-
-
-def step_schedulers(session, interval: str, plateau: bool, index: int) -> None:
-    """Step the schedulers of `interval` whose frequency divides `index` + 1 (Lightning's rule)."""
-    s = session
-    if not s.scheduler_configs or not s.module.automatic_optimization:
-        return
-    for config in s.scheduler_configs:
-        if plateau != config.reduce_on_plateau or config.interval != interval:
-            continue
-        if (index + 1) % config.frequency != 0:
-            continue
-        metric = None
-        if config.reduce_on_plateau:
-            metric = s.metrics.callback_metrics.get(config.monitor)
-            if metric is None:
-                if config.strict:
-                    from statetrainer.errors import MisconfigurationError
-                    raise MisconfigurationError(
-                        f"ReduceLROnPlateau monitors {config.monitor!r}, which was never logged; accepted: one "
-                        f"of the logged metrics {sorted(s.metrics.callback_metrics)} (or strict=False to skip).")
-                continue
-        s.dispatch.call_module("lr_scheduler_step", config.scheduler, metric)

@@ -6,7 +6,6 @@ from typing import Any
 import torch
 
 from statetrainer.errors import MisconfigurationError
-from statetrainer.machine.guards import accumulation_boundary
 
 __all__ = ["run_training_batch", "split_training_output", "manual_backward"]
 
@@ -57,9 +56,9 @@ def manual_backward(s, loss, *args, **kwargs) -> None:
 
 
 def _automatic(s, batch, batch_idx) -> dict:
-    p = s.progress
-    k = s.ctx.config.accumulate_grad_batches(p.epoch)
-    step_opt = s.step_optimizers[0]
+    p = s.position
+    k = p.accumulates()
+    step_opt = s.optim.step_optimizers[0]
     d = s.dispatch
     zero_grad = batch_idx % k == 0
     holder: dict = {}
@@ -81,7 +80,7 @@ def _automatic(s, batch, batch_idx) -> dict:
             holder["out"] = {}
         return loss
 
-    if accumulation_boundary(s.ctx):
+    if p.steps_after_this_batch():
         if d.is_plain("optimizer_step"):
             step_opt.step(closure=closure)  # HookStubs.optimizer_step's body
         else:

@@ -1,15 +1,16 @@
 """Named predicates the table's transitions (and the loop actions) refer to.
 
-Each guard is a pure function of the loop context `ctx`: plain counters and settings, no torch.
-The context provides `fn`, `progress`, `config`, `stop`, `ranks` and `eval_has_next()`
-(see statetrainer/loop/context.py).
+Each guard is a pure function of the loop context `ctx` (statetrainer/loop/context.py): the
+position (`ctx.position`: counters, phase, the epoch's shape, the stepping rule), the stop rules
+over it (`ctx.stop`), the run's `fn`, the ranks (read from the strategy when asked) and whether the
+running evaluation has another batch (`ctx.eval_has_next()`). No torch here.
 """
 from __future__ import annotations
 
 import math
 
 __all__ = ["GUARDS", "validation_epoch", "should_validate_now", "epoch_done", "fit_done", "accumulation_boundary",
-           "is_global_zero", "is_local_zero", "prepares_data"]
+           "is_global_zero", "is_local_zero", "prepares_data", "resumes_mid_epoch", "decision_pending"]
 
 
 def is_fit(ctx) -> bool:
@@ -25,7 +26,17 @@ def is_predicting(ctx) -> bool:
 
 
 def has_sanity_steps(ctx) -> bool:
-    return ctx.config.sanity_steps > 0 and ctx.config.validation_enabled
+    return ctx.position.shape.sanity_steps > 0 and ctx.position.shape.validation_enabled
+
+
+def resumes_mid_epoch(ctx) -> bool:
+    """fit continues an epoch a checkpoint was taken in: no sanity check, no on_train_epoch_start."""
+    return ctx.position.resuming is not None and ctx.position.mid_epoch
+
+
+def decision_pending(ctx) -> bool:
+    """The last trained batch's validate/continue decision has not been taken yet (a resume)."""
+    return ctx.position.phase == "batch_done"
 
 
 def has_eval_batches(ctx) -> bool:
@@ -42,13 +53,15 @@ def stop_granted(ctx) -> bool:
 
 def validation_epoch(ctx) -> bool:
     """This epoch validates (check_val_every_n_epoch), if validation is enabled at all."""
-    every = ctx.config.check_val_every_n_epoch
-    return ctx.config.validation_enabled and (every is None or (ctx.progress.epoch + 1) % every == 0)
+    shape = ctx.position.shape
+    every = shape.check_val_every_n_epoch
+    return shape.validation_enabled and (every is None or (ctx.position.epoch + 1) % every == 0)
 
 
 def should_validate_now(ctx) -> bool:
     """Validation runs after this batch (Lightning's val_check_interval / check_val_every_n_epoch rule)."""
-    p, c = ctx.progress, ctx.config
+    p = ctx.position
+    c = p.shape
     if p.epoch_skipped or not validation_epoch(ctx):
         return False
     if p.is_last_batch and math.isinf(c.val_check_batch):
@@ -63,21 +76,20 @@ def should_validate_now(ctx) -> bool:
 
 def epoch_done(ctx) -> bool:
     """The training epoch ends: data exhausted, -1 from on_train_batch_start, or a stop rule."""
-    p = ctx.progress
+    p = ctx.position
     if ctx.stop.decide(in_epoch=True) is not None:  # first: a stop on the last batch is worded in its epoch
         return True
-    return p.epoch_skipped or p.is_last_batch or p.batches_seen >= ctx.config.num_training_batches
+    return p.epoch_skipped or p.epoch_data_ended()
 
 
 def fit_done(ctx) -> bool:
     """fit ends: no training batches, max_steps, max_epochs, or a granted stop request."""
-    return ctx.config.num_training_batches == 0 or ctx.stop.decide() is not None
+    return ctx.position.shape.epoch_length == 0 or ctx.stop.decide() is not None
 
 
 def accumulation_boundary(ctx) -> bool:
     """This batch ends an accumulation group: the optimizer steps (the last indivisible group too)."""
-    p, k = ctx.progress, ctx.config.accumulate_grad_batches(ctx.progress.epoch)
-    return (p.batch_idx + 1) % k == 0 or p.is_last_batch
+    return ctx.position.steps_after_this_batch()
 
 
 def is_global_zero(ctx) -> bool:
@@ -89,13 +101,14 @@ def is_local_zero(ctx) -> bool:
 
 
 def prepares_data(ctx) -> bool:
-    """prepare_data runs on local rank 0, or only on node rank 0 when prepare_data_per_node=False."""
-    if ctx.ranks.prepare_data_per_node:
+    """prepare_data runs on local rank 0, or only on global rank 0 when prepare_data_per_node=False."""
+    if ctx.prepare_data_per_node:
         return ctx.ranks.local_rank == 0
     return ctx.ranks.global_rank == 0
 
 
 GUARDS = {fn.__name__: fn for fn in (is_fit, is_evaluating, is_predicting, has_sanity_steps, has_eval_batches,
                                     stop_granted, should_validate_now, epoch_done, fit_done,
-                                    accumulation_boundary, is_global_zero, is_local_zero, prepares_data)}
+                                    accumulation_boundary, is_global_zero, is_local_zero, prepares_data,
+                                    resumes_mid_epoch, decision_pending)}
 GUARDS["has_predict_batches"] = has_predict_batches

@@ -66,7 +66,8 @@ TRANSITIONS: tuple[tuple[str, str | list[str], str, tuple[str, ...]], ...] = (
     ("predict", _RESTARTABLE, "setup", ()),
     ("tune", _RESTARTABLE, "tuning", ()),
     ("ended", "tuning", "finished", ()),
-    # setup routes by fn
+    # setup routes by fn (a fit resumed mid-epoch goes straight to training, as Lightning)
+    ("configured", "setup", "train_start", ("is_fit", "resumes_mid_epoch")),
     ("configured", "setup", "sanity_start", ("is_fit", "has_sanity_steps")),
     ("configured", "setup", "train_start", ("is_fit",)),
     ("configured", "setup", "eval_start", ("is_evaluating",)),
@@ -82,8 +83,8 @@ TRANSITIONS: tuple[tuple[str, str | list[str], str, tuple[str, ...]], ...] = (
     ("started", "train_start", "epoch_start", ()),
     ("started", "epoch_start", "epoch_end", ("epoch_done",)),
     ("started", "epoch_start", "train_batch", ()),
-    # resumed mid-epoch from a checkpoint taken after a batch, before its validate/continue decision
-    ("resumed", "epoch_start", "val_start", ("should_validate_now",)),
+    # resumed mid-epoch: the saved batch's validate/continue decision if it was still to be taken
+    ("resumed", "epoch_start", "val_start", ("decision_pending", "should_validate_now")),
     ("resumed", "epoch_start", "epoch_end", ("epoch_done",)),
     ("resumed", "epoch_start", "train_batch", ()),
     ("batch_done", "train_batch", "val_start", ("should_validate_now",)),

@@ -36,13 +36,21 @@ class TrainerProperties:
 
     @property
     def accumulate_grad_batches(self) -> int:
-        return self._config.accumulate_for(self._progress.epoch)
+        return self._accumulation.factor(self._position.epoch)
 
     @accumulate_grad_batches.setter
-    def accumulate_grad_batches(self, value: int) -> None:
-        """Set by GradientAccumulationScheduler at epoch start: k from now on."""
+    def accumulate_grad_batches(self, value) -> None:
+        """The documented request to change accumulation: an int k applies from the current epoch on
+        (GradientAccumulationScheduler sets it in on_train_epoch_start), a dict {epoch: k} replaces the
+        whole schedule."""
         from statetrainer.trainer.flags import _accumulation
-        self._config.accumulate = _accumulation(value)
+        schedule = _accumulation(value)
+        self._accumulation.request(schedule if isinstance(value, dict) else schedule[0], self._position.epoch)
+
+    @property
+    def accumulation_schedule(self) -> dict:
+        """The accumulation schedule in force: {first epoch: k}."""
+        return dict(self._accumulation.schedule)
 
     ckpt_path = property(lambda self: self._ckpt_path, doc="The checkpoint the last run restored, or None.")
 
@@ -51,9 +59,9 @@ class TrainerProperties:
         return self._default_root_dir
 
     # -- progress
-    current_epoch = property(lambda self: self._progress.epoch)
-    global_step = property(lambda self: self._progress.global_step)
-    is_last_batch = property(lambda self: self._progress.is_last_batch)
+    current_epoch = property(lambda self: self._position.epoch)
+    global_step = property(lambda self: self._position.global_step)
+    is_last_batch = property(lambda self: self._position.is_last_batch)
     interrupted = property(lambda self: self._interrupted)
 
     @property
@@ -92,25 +100,26 @@ class TrainerProperties:
     lightning_module = property(lambda self: self._module)
     model = property(lambda self: self._module)
     datamodule = property(lambda self: self._datamodule)
-    optimizers = property(lambda self: list(self._session.optimizers) if self._session else [])
-    _step_optimizers = property(lambda self: list(self._session.step_optimizers) if self._session else [])
+    optimizers = property(lambda self: list(self._session.optim.optimizers) if self._session else [])
+    _step_optimizers = property(lambda self: list(self._session.optim.step_optimizers) if self._session else [])
+
     @property
     def lr_scheduler_configs(self) -> list:
-        return list(self._session.scheduler_configs) if self._session else []
+        return list(self._session.optim.scheduler_configs) if self._session else []
 
     @lr_scheduler_configs.setter
     def lr_scheduler_configs(self, configs) -> None:
         """Replace the running fit's schedulers (what the LR finder does); only while a call runs."""
-        self._require_session("setting lr_scheduler_configs").scheduler_configs = list(configs)
+        self._require_session("setting lr_scheduler_configs").optim.scheduler_configs = list(configs)
 
     @property
     def train_dataloader(self):
-        return None if self._session is None else self._session.train_loader
+        return None if self._session is None else self._session.feed.train_loader
 
     @property
     def val_dataloaders(self):
-        loaders = None if self._session is None else (
-            self._session.val_loaders if self._session.fn == "fit" else self._session.eval_loaders)
+        feed = None if self._session is None else self._session.feed
+        loaders = None if feed is None else (feed.val_loaders if self._session.fn == "fit" else feed.eval_loaders)
         return _one_or_list(loaders)
 
     test_dataloaders = property(lambda self: _eval_loaders(self, "test"))
@@ -118,14 +127,14 @@ class TrainerProperties:
 
     @property
     def num_training_batches(self) -> float:
-        return self._ctx.config.num_training_batches
+        return self._position.shape.epoch_length
 
     @property
     def num_val_batches(self) -> list:
         s = self._session
         if s is None:
             return []
-        limits = s.val_limits if s.fn == "fit" else (s.eval_run.limits if s.eval_run else [])
+        limits = s.feed.val_limits if s.fn == "fit" else s.feed.eval_limits
         return list(limits or [])
 
     @property
@@ -142,19 +151,16 @@ class TrainerProperties:
 
     @property
     def val_check_batch(self) -> float:
-        return self._ctx.config.val_check_batch
+        return self._position.shape.val_check_batch
 
     @property
     def enable_validation(self) -> bool:
-        return self._ctx.config.validation_enabled
+        return self._position.shape.validation_enabled
 
     @property
     def estimated_stepping_batches(self) -> float:
         """Optimizer steps fit will take at most (loads the train data if it is not loaded yet)."""
-        s = self._require_session("estimated_stepping_batches")
-        if s.train_loader is None:
-            from statetrainer.loop.fit import _load_train
-            _load_train(s)
+        self._require_session("estimated_stepping_batches").feed.train()
         total = self.num_training_batches
         if math.isinf(total):
             return self.max_steps if self.max_steps != -1 else math.inf
@@ -206,11 +212,11 @@ def _eval_loaders(trainer, fn: str):
     s = trainer._session
     if s is None or s.fn != fn:
         return None
-    return _one_or_list(getattr(s, "eval_loaders", None))
+    return _one_or_list(s.feed.eval_loaders)
 
 
 def _eval_counts(trainer, fn: str) -> list:
     s = trainer._session
-    if s is None or s.fn != fn or s.eval_run is None:
+    if s is None or s.fn != fn:
         return []
-    return list(s.eval_run.limits)
+    return list(s.feed.eval_limits)

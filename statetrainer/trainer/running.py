@@ -6,16 +6,20 @@ import warnings
 from typing import Any
 
 from statetrainer.errors import MisconfigurationError
-from statetrainer.loop import rng
 from statetrainer.loop.actions import ACTIONS
-from statetrainer.loop.driver import drive
-from statetrainer.loop.optim_step import Stepper
-from statetrainer.loop.session import Session
+from statetrainer.loop.announce import announce
+from statetrainer.loop.bookkeeping import attach_metric_book
+from statetrainer.loop.dispatch import Dispatcher
+from statetrainer.loop.driver import SignalInterrupt, drive
+from statetrainer.loop.feed import Feed
+from statetrainer.loop.optim_step import Optimization
+from statetrainer.loop.resume import Restore
+from statetrainer.loop.session import RunRecord, Session
 from statetrainer.loop.sources import DataSources
+from statetrainer.loop.transfer import batch_transfer
 from statetrainer.plugins.precision import make_precision
-from statetrainer.trainer.dispatch import Dispatcher
 
-__all__ = ["run", "split_datamodule", "connect_filtered", "loop_state", "restore_loop_state"]
+__all__ = ["run", "split_datamodule", "connect_filtered"]
 
 _STEP = {"fit": "training_step", "validate": "validation_step", "test": "test_step"}
 
@@ -47,49 +51,45 @@ def _resolve_model(trainer, fn: str, model):
     return model
 
 
-def _validation_enabled(s) -> bool:
+def _validation_enabled(sources, module, limits) -> bool:
     from statetrainer.module.hooks import HookStubs
-    return (s.sources.is_defined("val") and getattr(type(s.module), "validation_step") is not HookStubs.validation_step
-            and s.config.limits["val"] != 0)
+    return (sources.is_defined("val") and getattr(type(module), "validation_step") is not HookStubs.validation_step
+            and limits["val"] != 0)
 
 
-def _session(trainer, fn: str, model, datamodule, **options: Any) -> Session:
+def _read_checkpoint(trainer, ckpt_path, fn: str, weights_only) -> tuple[str, dict] | None:
+    """Resolve `ckpt_path` ("best", "last" or a path) and read it through the CheckpointIO plugin."""
+    from statetrainer.checkpoint.resolve import resolve_ckpt_path
+    path = resolve_ckpt_path(trainer, ckpt_path, fn)
+    if path is None:
+        return None
+    checkpoint = trainer.checkpoint_io.load_checkpoint(path, weights_only=weights_only is not False)
+    trainer._ckpt_path = path
+    return path, checkpoint
+
+
+def _session(trainer, fn: str, model, datamodule, ckpt_path, options: dict) -> Session:
     loaders = {kind: options.pop(kind, None) for kind in ("train", "val", "test", "predict")}
-    dispatch = Dispatcher(trainer, model, trainer.callbacks, datamodule, trainer.profiler)
+    config, position = trainer._config, trainer._position
+    dispatch = Dispatcher(trainer, model, trainer.callbacks, datamodule, trainer.profiler,
+                          signal_counts=position.signal_counts)
+    precision = make_precision(config.precision, trainer.strategy.root_device.type)
     sources = DataSources(model, datamodule, dispatch, **loaders)
-    precision = make_precision(trainer._config.precision, trainer.strategy.root_device.type)
-    s = Session(fn=fn, module=model, datamodule=datamodule, dispatch=dispatch, ctx=trainer._ctx,
-                metrics=trainer._metrics, precision=precision, strategy=trainer.strategy, config=trainer._config,
-                sources=sources, callbacks=trainer.callbacks)
-    s.trainer, s.state = trainer, trainer.state
-    s.stepper = Stepper(s)
-    s.return_predictions = options.get("return_predictions", True)
-    s.on_model_ready = functools.partial(_restore_model, ckpt_path=options.get("ckpt_path"),
-                                         weights_only=options.get("weights_only"))
-    s.on_started = _on_started
+    transfer = batch_transfer(model, datamodule, dispatch, precision, trainer.strategy.root_device)
+    record = RunRecord(return_predictions=options.get("return_predictions", True),
+                       restore=Restore(functools.partial(_read_checkpoint, trainer, ckpt_path, fn,
+                                                         options.get("weights_only"))))
+    s = Session(fn=fn, module=model, datamodule=datamodule, callbacks=trainer.callbacks, dispatch=dispatch,
+                position=position, stop=trainer._stop, feed=Feed(sources, config, position, transfer),
+                optim=Optimization(model, dispatch, precision, position, config, trainer._metrics),
+                metrics=trainer._metrics, precision=precision, strategy=trainer.strategy, config=config,
+                ctx=trainer._ctx, state=trainer.state, loggers=trainer.loggers, run=record)
+    attach_metric_book(dispatch, trainer._metrics, position, record)
+    shape = position.shape
+    shape.validation_enabled = _validation_enabled(sources, model, config.limits)
+    shape.sanity_steps = config.num_sanity_val_steps
+    shape.check_val_every_n_epoch = config.check_val_every_n_epoch
     return s
-
-
-def _restore_model(s, ckpt_path=None, weights_only=None) -> None:
-    """After configure_model: read the checkpoint, restore weights, datamodule and callback states."""
-    s.checkpoint = None
-    if ckpt_path is None:
-        return
-    from statetrainer.checkpoint import content
-    loaded = content.load_from_path(s.trainer, ckpt_path, s.fn, weights_only)
-    if loaded is not None:
-        s.checkpoint = loaded
-        content.restore_modules_and_callbacks(s.trainer, loaded[1], loaded[0])
-
-
-def _on_started(s) -> None:
-    """After on_fit_start: log hyper-parameters, then (fit) restore optimizers and loop progress."""
-    from statetrainer.loggers import lifecycle
-    lifecycle.start(s.trainer.loggers, s.module, s.datamodule)
-    if s.fn == "fit" and getattr(s, "checkpoint", None) is not None:
-        from statetrainer.checkpoint import content
-        path, checkpoint = s.checkpoint
-        content.restore_training_state(s.trainer, checkpoint, path)
 
 
 def _prepare(trainer, fn: str, model, datamodule) -> None:
@@ -101,6 +101,7 @@ def _prepare(trainer, fn: str, model, datamodule) -> None:
     trainer._interrupted = False
     trainer._ckpt_path = None
     trainer._stop.request(False)
+    trainer._position.new_run()
     trainer._ctx.fn = fn
     trainer.state.fn = fn
     if fn == "fit":
@@ -113,21 +114,17 @@ def run(trainer, fn: str, model, datamodule, ckpt_path, **options: Any):
         from statetrainer.errors import InvalidTransitionError
         raise InvalidTransitionError(trainer._machine.current, fn, trainer._machine.allowed())
     _prepare(trainer, fn, model, datamodule)
-    s = _session(trainer, fn, model, datamodule, ckpt_path=ckpt_path, **options)
-    cfg = trainer._ctx.config
-    cfg.validation_enabled = _validation_enabled(s)
-    cfg.sanity_steps = trainer._config.num_sanity_val_steps
-    cfg.check_val_every_n_epoch = trainer._config.check_val_every_n_epoch
+    s = _session(trainer, fn, model, datamodule, ckpt_path, options)
     trainer._session = s
     trainer.profiler.setup(stage=fn, local_rank=trainer.local_rank, log_dir=trainer.log_dir)
     import torch
     with torch.autograd.set_detect_anomaly(trainer._config.detect_anomaly):  # restores the previous mode
-        drive(trainer._machine, ACTIONS, s, fn, _on_terminal, trainer.profiler)
+        drive(trainer._machine, ACTIONS, s, fn, functools.partial(_on_terminal, trainer), trainer.profiler)
     _finish(trainer, "success" if not trainer._interrupted else "interrupted")
-    if fn in ("validate", "test") and options.get("verbose", True) and trainer.is_global_zero and s.results:
+    if fn in ("validate", "test") and options.get("verbose", True) and trainer.is_global_zero and s.run.results:
         from statetrainer.metrics import print_results
-        print_results(s.results, fn)
-    return s.results
+        print_results(s.run.results, fn)
+    return s.run.results
 
 
 def _finish(trainer, status: str) -> None:
@@ -137,13 +134,14 @@ def _finish(trainer, status: str) -> None:
     trainer.profiler.teardown(stage=trainer.state.fn)
 
 
-def _on_terminal(s, trigger: str, exc: BaseException) -> None:
-    """Reach a terminal state, tell the listeners, tear down."""
-    trainer, p = s.trainer, s.progress
-    if s.eval_run is not None:
-        s.eval_run.close()
+def _on_terminal(trainer, s, trigger: str, exc: BaseException) -> None:
+    """Reach a terminal state, tell the listeners (their checkpoints describe the last consistent point), tear down."""
+    p = s.position
+    if s.run.evaluation is not None:
+        s.run.evaluation.close()
     trainer._metrics.abort()
-    s.state_before_terminal = trainer.state.failing_state = trainer._machine.current
+    s.run.failing_state = trainer.state.failing_state = trainer._machine.current
+    exact = p.consistent_point()[2] and p.replay_exact
     trainer._machine.force_terminal(trigger)
     where = f"at epoch {p.epoch}, global_step={p.global_step}"
     if trigger == "interrupt":
@@ -151,82 +149,55 @@ def _on_terminal(s, trigger: str, exc: BaseException) -> None:
         trainer.state.stop_reason = f"interrupted by {type(exc).__name__} {where}."
     else:
         trainer.state.stop_reason = f"failed with {type(exc).__name__}: {exc} {where}."
+    written = len(s.run.written)
     for hook, args in (("on_exception", (exc,)), ("teardown", (s.fn,))):
         try:
             s.dispatch.call(hook, *args)
         except Exception as err:  # the original exception is the one that matters
             warnings.warn(f"{hook} raised {type(err).__name__}: {err} while handling {type(exc).__name__}")
     trainer.state.failing_state = None
-    if trigger == "fail":
+    if trigger == "interrupt":
+        announce(_interrupt_line(exc, s, s.run.written[written:], exact), rank_zero=trainer.is_global_zero)
+    else:
         from statetrainer.loggers import lifecycle
         lifecycle.finish(trainer.loggers, "failed")
 
 
+def _interrupt_line(exc: BaseException, s, written: list, exact: bool) -> str:
+    what = "SIGTERM" if isinstance(exc, SignalInterrupt) else "Ctrl-C"
+    saved = f"wrote {', '.join(written)}" if written else "no checkpoint was written"
+    replay = "" if exact or not written else (
+        "; the batch it interrupted will run again from its start on resume (its random draws are not replayed)")
+    return (f"Interrupted by {what} in state {s.run.failing_state} at {s.position.describe()}; {saved}{replay}; "
+            "trainer.interrupted is True.")
+
+
 def connect_filtered(trainer, signal, every, once):
-    """The `trainer.on(signal, every=N, once=True)` decorator (strong reference, this trainer only)."""
+    """The `trainer.on(signal, every=N, once=True)` decorator (strong reference, this trainer only).
+
+    The filters count the signal's firings in the trainer's position, which a checkpoint saves: a
+    resumed run keeps the cadence of `every` and does not fire a `once` receiver again."""
     if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
         raise MisconfigurationError(f"`every` got {every!r}; accepted: an int >= 1 or None.")
+    position = trainer._position
 
     def decorator(fn):
         from statetrainer.signals import check_receiver
         check_receiver(signal, fn)
-        count = {"n": 0}
+        counts = position.signal_counts
+        counts.setdefault(signal.name, 0)
+        key = f"{signal.name}:{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
 
         def receiver(sender, **payload):
-            count["n"] += 1
-            if every is not None and count["n"] % every:
+            if every is not None and counts.get(signal.name, 0) % every:
                 return None
             if once:
-                signal.disconnect(receiver, sender=trainer)
+                if key in position.once_fired:
+                    return None
+                position.once_fired.add(key)
             return fn(sender, **payload)
         receiver.__wrapped__ = fn
         signal.connect(receiver, sender=trainer, weak=False)
         fn.disconnect = lambda: signal.disconnect(receiver, sender=trainer)
         return fn
     return decorator
-
-
-def loop_state(trainer) -> dict:
-    """The loops' position as plain data: the machine state's name, the counters, the RNG states.
-
-    Taken while a training batch runs (an interrupt), the position is the one before that batch
-    when the batch has not stepped yet: resuming re-runs it whole.
-    """
-    s = trainer._session
-    state = trainer._machine.current
-    if state in ("interrupted", "failed") and s is not None:
-        state = getattr(s, "state_before_terminal", state)
-    progress = trainer._progress.state_dict()
-    decided = state != "train_batch"
-    if state == "train_batch" and getattr(s, "batch_running", False) and s.step_at_batch_start == progress["global_step"]:
-        progress.update(batch_idx=progress["batch_idx"] - 1, batches_seen=progress["batches_seen"] - 1,
-                        total_batch_idx=progress["total_batch_idx"] - 1, is_last_batch=False)
-        decided = True  # the position before the interrupted batch: its predecessor's decision was taken
-    return {"state": state, "progress": progress, "decided": decided,
-            "rng": rng.capture(), "rng_epoch_start": getattr(s, "epoch_rng", None),
-            "batch_open": bool(getattr(s, "batch_open", False)),
-            "batch_stepped": bool(getattr(s, "batch_stepped", False)),
-            "metrics": trainer._metrics.state_dict()}
-
-
-_MID_EPOCH = {"train_batch", "val_start", "val_batch", "val_end"}
-
-
-def restore_loop_state(trainer, state: dict) -> None:
-    """Put the loops back where `loop_state` was taken; fit continues at the next batch, first taking
-    the validate/continue decision of the last trained batch if it was still pending."""
-    p = trainer._progress
-    p.load_state_dict(state.get("progress", {}))
-    trainer._metrics.load_state_dict(state.get("metrics", {}))
-    s = trainer._session
-    saved = state.get("state")
-    if saved in _MID_EPOCH and not p.epoch_skipped and state.get("rng_epoch_start") is not None:
-        p.resume_skip = p.batches_seen
-        s.resume = {"rng_epoch_start": state["rng_epoch_start"], "rng": state["rng"]}
-        s.batch_open, s.batch_stepped = state.get("batch_open", False), state.get("batch_stepped", False)
-        s.resume_decided = state.get("decided", saved != "train_batch")
-    else:
-        p.resume_skip = 0
-        p.epoch = max(p.epoch, p.epochs_processed)
-        if state.get("rng") is not None:
-            rng.restore(state["rng"])

@@ -7,8 +7,10 @@ from typing import Any, Callable, Optional
 
 from statetrainer.errors import MisconfigurationError
 from statetrainer.loop import setup as setup_actions
-from statetrainer.loop.context import LoopContext, Ranks
-from statetrainer.loop.progress import Progress
+from statetrainer.loop.context import LoopContext
+from statetrainer.loop.optim_step import Accumulation
+from statetrainer.loop.position import Position
+from statetrainer.loop.stopping import StopRules
 from statetrainer.machine.guards import GUARDS
 from statetrainer.machine.machine import LoopMachine
 from statetrainer.metrics import MetricBook
@@ -16,7 +18,6 @@ from statetrainer.signals import HookSignal, by_name
 from statetrainer.trainer import building, properties, running
 from statetrainer.trainer.flags import parse_flags
 from statetrainer.trainer.state import TrainerState
-from statetrainer.trainer.stopping import StopRules
 
 __all__ = ["Trainer"]
 
@@ -37,14 +38,12 @@ class Trainer(properties.TrainerProperties):
             from statetrainer.loggers.logger import DummyLogger
             self._loggers = [DummyLogger()]
         self.profiler = building.build_profiler(cfg)
-        self._progress = Progress()
-        self._stop = StopRules(self._progress, cfg.max_epochs, cfg.max_steps, cfg.min_epochs, cfg.min_steps)
-        self._ranks = Ranks(self.strategy.global_rank, self.strategy.local_rank, self.strategy.node_rank,
-                            self.strategy.world_size)
-        self._ctx = LoopContext(self._progress, self._stop, self._ranks)
-        self._ctx.config.accumulate_grad_batches = cfg.accumulate_for
+        self._accumulation = Accumulation(cfg.accumulate)
+        self._position = Position(self._accumulation.factor)
+        self._stop = StopRules(self._position, cfg.max_epochs, cfg.max_steps, cfg.min_epochs, cfg.min_steps)
+        self._ctx = LoopContext(self._position, self._stop, lambda: self.strategy)
         guards = {name: functools.partial(guard, self._ctx) for name, guard in GUARDS.items()}
-        self._machine = LoopMachine(guards, lambda: (self._progress.epoch, self._progress.global_step))
+        self._machine = LoopMachine(guards, lambda: (self._position.epoch, self._position.global_step))
         self.state = TrainerState(lambda: self._machine)
         self._metrics = MetricBook(cfg.log_every_n_steps, lambda: self._loggers, fast_dev_run=bool(cfg.fast_dev_run),
                                    barebones=cfg.barebones, should_stop=lambda: self._stop.should_stop,
@@ -99,7 +98,7 @@ class Trainer(properties.TrainerProperties):
             raise MisconfigurationError("save_checkpoint needs a model: call it after fit/validate/test/predict "
                                         "was given one.")
         from statetrainer.checkpoint import content
-        content.save(self, filepath, weights_only)
+        content.save(self._session, self.checkpoint_io, filepath, weights_only)
 
     # ---------------------------------------------------------------- signals
     def on(self, signal: HookSignal | str, every: int | None = None, once: bool = False) -> Callable:
@@ -133,9 +132,3 @@ class Trainer(properties.TrainerProperties):
         if self._session is None:
             raise MisconfigurationError(f"{what} can only be called while the trainer is running.")
         return self._session
-
-    def _loop_state(self) -> dict:
-        return running.loop_state(self)
-
-    def _restore_loop_state(self, state: dict) -> None:
-        running.restore_loop_state(self, state)

@@ -116,7 +116,7 @@ def find_lr(trainer, model, train=None, val=None, datamodule=None, search: Optio
         run_trial(trial, "fit", model, train, val, datamodule)
         if trial.global_step != search.num_training:
             log.info("LR finder stopped early after %d steps due to diverging loss.", trial.global_step)
-        finder._total_batch_idx = trial._progress.total_batch_idx
+        finder._total_batch_idx = trial._position.total_batch_idx
     finder.results = {"lr": test.lrs, "loss": test.losses}
     if attr is not None:
         lr = finder.suggestion()

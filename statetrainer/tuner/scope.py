@@ -66,7 +66,7 @@ class TuningScope:
     def __enter__(self) -> "TuningScope":
         self._modes = {name: m.training for name, m in self.model.named_modules()}
         self._rng = rng.capture()
-        self._progress = self.trainer._progress.state_dict()
+        self._progress = self.trainer._position.counters()
         self._own_hook = self.model.__dict__.get("configure_callbacks")
         self.model.__dict__["configure_callbacks"] = _no_callbacks
         self.trainer.state.fn = "tune"
@@ -96,7 +96,7 @@ class TuningScope:
         for name, module in self.model.named_modules():
             module.training = self._modes.get(name, module.training)
         rng.restore(self._rng)
-        self.trainer._progress.load_state_dict(self._progress)
+        self.trainer._position.set_counters(self._progress)
         self._relink()
         return False
 

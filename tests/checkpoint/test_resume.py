@@ -73,7 +73,7 @@ def test_checkpoint_counters_match_the_trainer(references):
     _, _, folder = references["epoch_end_val"]
     checkpoint = io.load(folder / "step=13.ckpt")
     assert (checkpoint["epoch"], checkpoint["global_step"]) == (1, 13)
-    assert checkpoint["loops"]["progress"]["global_step"] == 13
+    assert checkpoint["loops"]["position"]["counters"]["global_step"] == 13
     assert checkpoint["statetrainer_version"] == st.__version__
 
 

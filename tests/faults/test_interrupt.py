@@ -49,7 +49,7 @@ def reference(tmp_path_factory):
 
 POINTS = [("on_train_batch_start", 14, "ctrl-c", 14), ("on_before_backward", 14, "ctrl-c", 14),
           ("on_train_batch_end", 15, "ctrl-c", 15), ("on_validation_batch_start", 20, "ctrl-c", 20),
-          ("on_train_batch_start", 23, "sigterm", 23)]
+          ("on_train_batch_start", 23, "sigterm", 24)]  # a signal is honoured once the batch it landed in ends
 
 
 

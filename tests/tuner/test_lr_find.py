@@ -46,12 +46,12 @@ def test_weights_optimizer_counters_and_rng_are_left_as_they_were():
     tr.fit(model)
     weights = {k: v.clone() for k, v in model.state_dict().items()}
     opt_state = tr.optimizers[0].state_dict()
-    counters = (tr.global_step, tr.current_epoch, tr._progress.state_dict())
+    counters = (tr.global_step, tr.current_epoch, tr._position.counters())
     model.eval()
     st.Tuner(tr).lr_find(model, num_training=20, update_attr=False)
     assert same_state(weights, model.state_dict())
     assert tr.optimizers[0].state_dict() == opt_state
-    assert (tr.global_step, tr.current_epoch, tr._progress.state_dict()) == counters
+    assert (tr.global_step, tr.current_epoch, tr._position.counters()) == counters
     assert not model.training and model.lr == 0.05
 
 

@@ -1,9 +1,12 @@
 """The dispatcher: one place that fixes the order in which a hook reaches its listeners.
 
-For a hook it calls, in order: the callbacks (list order, checkpoint-type last), the module,
-(for setup/teardown/on_exception: the datamodule), then the user receivers of the signal.
-Exceptions to the default order come from Lightning 2.x and are listed in `ORDER`.
-Only overridden hooks are called; a signal is sent only when it has receivers.
+For a hook it calls, in order: the trainer's own listeners attached *before* it (the metric book
+opening a batch, ...), the callbacks (list order, checkpoint-type last), the module, (for setup,
+teardown, on_exception and the checkpoint hooks: the datamodule), the trainer's listeners attached
+*after* it, then the user receivers of the signal. Exceptions to the default order come from
+Lightning 2.x and are listed in `ORDER`. Only overridden hooks are called; a signal is sent only
+when it has receivers. Every hook of every loop reaches its listeners through here, checkpoint
+hooks included.
 """
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ ORDER: dict[str, tuple[str, ...]] = {
     "teardown": ("datamodule", "callbacks", "module"),
     "on_exception": ("callbacks", "module", "datamodule"),
     "prepare_data": ("datamodule", "module"),
+    "on_save_checkpoint": ("callbacks", "module", "datamodule"),
+    "on_load_checkpoint": ("module", "callbacks", "datamodule"),
 }
 _DEFAULT = ("callbacks", "module")
 
@@ -47,15 +52,25 @@ def _overrides(obj: Any, base: type, hook: str) -> bool:
 class Dispatcher:
     """Calls every listener of a hook in the documented order; built once per run."""
 
-    def __init__(self, sender: Any, module: Any, callbacks: list, datamodule: Any = None, profiler: Any = None):
+    def __init__(self, sender: Any, module: Any, callbacks: list, datamodule: Any = None, profiler: Any = None,
+                 signal_counts: dict | None = None):
         self.sender = sender
         self.module = module
         self.callbacks = list(callbacks)
         self.datamodule = datamodule
         self.profiler = profiler if profiler is not None and getattr(profiler, "active", True) else None
-        self._plans: dict[str, tuple[Callable, ...]] = {}
+        self._plans: dict[Any, tuple[Callable, ...]] = {}
         self._overridden: dict[str, bool] = {}
         self._fx_state = module.__dict__ if module is not None else {}
+        self._before: dict[str, list[Callable]] = {}
+        self._after: dict[str, list[Callable]] = {}
+        self._counts = signal_counts if signal_counts is not None else {}   # position.signal_counts
+
+    def attach(self, hook: str, listener: Callable, before: bool = False) -> None:
+        """A trainer-owned listener of `hook` (called with the hook's arguments), before or after the
+        callbacks and the module."""
+        (self._before if before else self._after).setdefault(hook, []).append(listener)
+        self.invalidate()
 
     # ------------------------------------------------------------------ plans
     def _group(self, group: str, hook: str) -> list[Callable]:
@@ -90,14 +105,21 @@ class Dispatcher:
     def plan(self, hook: str) -> tuple[Callable, ...]:
         plan = self._plans.get(hook)
         if plan is None:  # built on first use, cached until the callbacks change
-            targets = CATALOGUE[hook].targets
-            plan = tuple(fn for group in ORDER.get(hook, _DEFAULT) if _target(group) in targets
-                         for fn in self._group(group, hook))
+            plan = (*self._before.get(hook, ()), *self._groups_plan(hook, ORDER.get(hook, _DEFAULT)),
+                    *self._after.get(hook, ()))
             self._plans[hook] = plan
         return plan
 
+    def _groups_plan(self, hook: str, groups: tuple[str, ...]) -> tuple[Callable, ...]:
+        targets = CATALOGUE[hook].targets
+        return tuple(fn for group in groups if _target(group) in targets for fn in self._group(group, hook))
+
     def invalidate(self) -> None:
         self._plans.clear()
+
+    def set_callbacks(self, callbacks: list) -> None:
+        self.callbacks = list(callbacks)
+        self.invalidate()
 
     def is_plain(self, hook: str) -> bool:
         """The module keeps the default of `hook` and nobody listens to its signal: the loop may run the
@@ -130,6 +152,34 @@ class Dispatcher:
             self.send(signal, args)
         return result
 
+    def call_groups(self, hook: str, groups: tuple[str, ...], *args: Any) -> None:
+        """Run the listeners of `hook` in `groups` only (a checkpoint hook whose module part runs at
+        another moment than its callbacks' part); the signal goes out with the last part."""
+        key = (hook, groups)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._groups_plan(hook, groups)
+        self._run(hook, plan, args)
+        if groups[-1] == ORDER.get(hook, _DEFAULT)[-1]:
+            signal = CATALOGUE[hook]
+            if signal.receivers:
+                self.send(signal, args)
+
+    def _run(self, hook: str, plan: tuple[Callable, ...], args: tuple) -> Any:
+        result = None
+        if plan:
+            state = self._fx_state
+            previous = state.get("_current_fx_name")
+            state["_current_fx_name"] = hook
+            try:
+                for fn in plan:
+                    out = fn(*args)
+                    if out is not None:
+                        result = out
+            finally:
+                state["_current_fx_name"] = previous
+        return result
+
     def call_module(self, hook: str, *args: Any, **kwargs: Any) -> Any:
         """Call a module method that always runs (steps, backward, optimizer_step, mode switches)."""
         state = self._fx_state
@@ -152,6 +202,8 @@ class Dispatcher:
         """Deliver a signal to its user receivers: `receiver(sender, **payload)`."""
         if not signal.receivers:
             return
+        if signal.name in self._counts:  # a filtered receiver (`trainer.on(..., every=, once=)`) reads this
+            self._counts[signal.name] += 1
         payload = dict(zip(signal.fields, args))
         if extra:
             payload.update(extra)
