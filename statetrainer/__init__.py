@@ -12,7 +12,8 @@ from statetrainer.module.module import StateModule
 from statetrainer.seed import seed_everything
 from statetrainer.trainer.trainer import Trainer
 
-__version__ = "0.1.0"
+from statetrainer.version import __version__
+
 __all__ = sorted(["Callback", "DataModule", "StateModule", "Trainer", "Tuner", "accelerators", "callbacks",
                   "errors", "loggers", "plugins", "profilers", "seed_everything", "signals", "strategies"])
 

@@ -57,22 +57,17 @@ class GradientAccumulationScheduler(Callback):
         if overridden and self.going_to_accumulate_grad_batches():
             warnings.warn(f"With gradient accumulation, the overridden {' and '.join(overridden)} run once per "
                           "optimizer step, not once per batch.", UserWarning)
-        schedule = getattr(getattr(trainer, "_config", None), "accumulate", None)
-        if isinstance(schedule, dict):  # the trainer's loop reads its accumulation schedule from its config
-            schedule.clear()
-            schedule.update(self.scheduling)
+        # the documented request: the whole schedule, so that an epoch resumed half-way (which runs no
+        # on_train_epoch_start) accumulates as the schedule says
+        trainer.accumulate_grad_batches = dict(self.scheduling)
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        factor = self.get_accumulate_grad_batches(trainer.current_epoch)
-        try:
-            trainer.accumulate_grad_batches = factor
-        except AttributeError:  # read-only: the loop reads the schedule installed in on_train_start
-            pass
+        trainer.accumulate_grad_batches = self.get_accumulate_grad_batches(trainer.current_epoch)
 
 
 def _flag_factor(trainer, scheduling: dict) -> int:
-    """The Trainer's own accumulate_grad_batches (1 when its dict flag is this very schedule)."""
-    schedule = getattr(getattr(trainer, "_config", None), "accumulate", None)
+    """The Trainer's own accumulate_grad_batches (1 when its schedule is this very one or the default)."""
+    schedule = getattr(trainer, "accumulation_schedule", None)
     if isinstance(schedule, dict):
         return 1 if schedule == scheduling or schedule == {0: 1} else max(schedule.values())
     return getattr(trainer, "accumulate_grad_batches", 1)

@@ -65,7 +65,7 @@ class ModelCheckpoint(Callback):
         self.last_model_path = ""
         self._last_global_step_saved = 0  # nothing to save before the first step
         self._last_checkpoint_saved = ""
-        self._last_file_step = -1  # global_step at which the last-file was last written
+        self._last_file_at: tuple = ()  # (global_step, current_epoch) when the last-file was last written
         self._last_time_checked: float | None = None
         self._defer_save_until_validation = False
         self._validation_ran = False
@@ -141,7 +141,7 @@ class ModelCheckpoint(Callback):
             self._save_checkpoint(trainer, self.format_checkpoint_name(candidates))
             self._save_last_checkpoint(trainer, candidates)
         if _interrupted(trainer, exception) and trainer.global_step > 0 and (
-                self._last_file_step != trainer.global_step or not os.path.exists(self.last_model_path)):
+                self._last_file_at != _where(trainer) or not os.path.exists(self.last_model_path)):
             self._save_last_checkpoint(trainer, candidates, force=True)
 
     # ---------------------------------------------------------------- state
@@ -248,7 +248,7 @@ class ModelCheckpoint(Callback):
             self._link(trainer, self._last_checkpoint_saved, path)
         else:
             self._save_checkpoint(trainer, path)
-        self._last_file_step = trainer.global_step
+        self._last_file_at = _where(trainer)
         if previous and self._should_remove(trainer, previous, path):
             self._remove(trainer, previous)
 
@@ -371,6 +371,11 @@ def _info(trainer, message: str) -> None:
 def _fn(trainer) -> str:
     fn = trainer.state.fn
     return getattr(fn, "value", fn)
+
+
+def _where(trainer) -> tuple[int, int]:
+    """Where a last-file was written: a later epoch at the same step (the epoch ended) is another point."""
+    return trainer.global_step, trainer.current_epoch
 
 
 def _interrupted(trainer, exception: BaseException) -> bool:

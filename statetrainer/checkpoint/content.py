@@ -44,7 +44,7 @@ def save(s, checkpoint_io, path: str | os.PathLike, weights_only: bool = False) 
 
 def dump(s, weights_only: bool = False) -> dict[str, Any]:
     """The checkpoint dict for the run's current state (see the module docstring)."""
-    from statetrainer import __version__
+    from statetrainer.version import __version__
     p = s.position
     checkpoint: dict[str, Any] = {"epoch": p.epoch, "global_step": p.global_step, VERSION_KEY: __version__,
                                   "state_dict": s.module.state_dict(), "loops": _loops(s)}

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from statetrainer.errors import MisconfigurationError
 from statetrainer.module.data_hooks import DataHooks
 from statetrainer.module.hyperparameters import HyperparametersBase
 
-__all__ = ["DataModule"]
+__all__ = ["DataModule", "split_datamodule"]
 
 
 class DataModule(DataHooks, HyperparametersBase):
@@ -26,3 +27,13 @@ class DataModule(DataHooks, HyperparametersBase):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         pass
+
+
+def split_datamodule(loaders: Any, datamodule: Any, name: str):
+    if isinstance(loaders, DataModule):
+        if datamodule is not None:
+            raise MisconfigurationError(f"`{name}` got a DataModule and `datamodule` is also set; accepted: one of them.")
+        return None, loaders
+    if loaders is not None and datamodule is not None:
+        raise MisconfigurationError(f"`{name}` and `datamodule` were both given; accepted: dataloaders or a datamodule.")
+    return loaders, datamodule

@@ -156,6 +156,11 @@ class Feed:
         p, n = self.position, self.position.shape.epoch_length
         saved = self._saved if resuming else None
         skip, already = 0, 0
+        if saved is not None and saved.get("now") and p.epoch_data_ended():
+            data_state.restore(loader, saved["now"])  # the epoch's data was used up: nothing to iterate
+            self._train_epoch_start, self._saved = saved.get("epoch_start"), None
+            self._fetcher = Fetcher((), 0)
+            return
         if saved is not None and saved.get("stateful") and p.replay_exact and saved.get("now"):
             data_state.restore(loader, saved["now"])  # the source continues from where it was: no replay
             self._train_epoch_start = saved.get("epoch_start")

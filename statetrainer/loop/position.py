@@ -200,9 +200,9 @@ class Position:
                               phase=self.phase_before_batch, close_pending=False)
             else:  # it stepped but did not reach on_train_batch_end
                 fields.update(phase="batch_done", close_pending=True, batch_stepped=True)
-        if self.evaluating is not None and self.rng_eval_start is not None:
-            if self.phase in ("validating", "validated") and self.evaluating == "validation":
-                fields["phase"] = "batch_done"
+        if self.evaluating == "sanity_check" or self.phase == "validating":
+            if self.phase == "validating":
+                fields["phase"] = "batch_done"  # the validation runs again, from the random state it began with
             return fields, self.rng_eval_start, exact
         return fields, rng.capture(), exact
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["move_to_device", "batch_transfer"]
+__all__ = ["move_to_device"]
 
 
 def move_to_device(batch: Any, device: torch.device) -> Any:
@@ -34,40 +34,3 @@ def move_to_device(batch: Any, device: torch.device) -> Any:
             return batch
     return batch
 
-
-def batch_transfer(module, datamodule, dispatch, precision, device):
-    """The function a batch goes through before a step: convert_input -> on_before_batch_transfer ->
-    transfer_batch_to_device -> on_after_batch_transfer. Which object runs each hook is decided here,
-    once per run (the datamodule's override wins, as in Lightning); hooks left at their defaults on a
-    CPU run are skipped (the batch is already there)."""
-    plan = _transfer_plan(module, datamodule, device)
-    convert = precision.convert_input
-
-    def called(owner, name, *args):
-        if owner is module:
-            return dispatch.call_module(name, *args)
-        return getattr(owner, name)(*args)
-
-    def transfer(batch: Any, dataloader_idx: int) -> Any:
-        batch = convert(batch)
-        for name, owner in plan:
-            if name == "transfer_batch_to_device":
-                batch = called(owner, name, batch, device, dataloader_idx)
-            else:
-                batch = called(owner, name, batch, dataloader_idx)
-        return batch
-    return transfer
-
-
-def _transfer_plan(module, datamodule, device) -> list:
-    from statetrainer.data.datamodule import DataModule
-    from statetrainer.module.hooks import HookStubs
-    plan = []
-    for name in ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer"):
-        if datamodule is not None and getattr(type(datamodule), name) is not getattr(DataModule, name):
-            plan.append((name, datamodule))
-        elif getattr(type(module), name) is not getattr(HookStubs, name):
-            plan.append((name, module))
-        elif name == "transfer_batch_to_device" and device.type != "cpu":
-            plan.append((name, module))
-    return plan

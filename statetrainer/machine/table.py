@@ -8,43 +8,56 @@ from __future__ import annotations
 
 from statetrainer.machine.states import StateInfo
 
-__all__ = ["STATES", "TRANSITIONS", "RUNNING", "ENTRY_TRIGGERS"]
+__all__ = ["STATES", "TRANSITIONS", "RUNNING", "ENTRY_TRIGGERS", "ANY_STATE_SIGNALS"]
+
+# Signals a listener can cause in whatever state it runs: a checkpoint written from any hook.
+ANY_STATE_SIGNALS = ("on_save_checkpoint",)
 
 S = StateInfo
 STATES: tuple[StateInfo, ...] = (
     S("idle", None, (), "Built, nothing running."),
-    S("setup", None, ("configure_callbacks", "prepare_data", "setup", "configure_model", "configure_optimizers",
-                      "on_fit_start"),
-      "Configure for the fn: callbacks, data, setup(stage), model, optimizers (fit), on_fit_start (fit)."),
+    S("setup", None, ("configure_callbacks", "prepare_data", "setup", "configure_model", "on_load_checkpoint",
+                      "configure_optimizers", "on_fit_start"),
+      "Configure for the fn: callbacks, data, setup(stage), model, the checkpoint's weights and callback states, "
+      "optimizers (fit), on_fit_start (fit); then the checkpoint's training state."),
     S("sanity_start", "sanity_check", ("on_sanity_check_start", "on_validation_model_eval", "on_validation_start",
                                        "on_validation_epoch_start"), "The sanity check begins."),
-    S("sanity_batch", "sanity_check", ("on_validation_batch_start", "validation_step", "on_validation_batch_end"),
+    S("sanity_batch", "sanity_check", ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer", "on_validation_batch_start", "validation_step",
+                                       "on_validation_batch_end"),
       "One sanity-check batch."),
     S("sanity_end", "sanity_check", ("on_validation_epoch_end", "on_validation_end", "on_validation_model_train",
                                      "on_sanity_check_end"), "The sanity check ended."),
     S("train_start", "train", ("on_train_start",), "Training begins."),
     S("epoch_start", "train", ("on_train_epoch_start",), "A training epoch begins."),
-    S("train_batch", "train", ("on_train_batch_start", "training_step", "on_before_zero_grad", "optimizer_zero_grad",
+    S("train_batch", "train", ("lr_scheduler_step", "on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer", "on_train_batch_start", "training_step", "on_before_zero_grad", "optimizer_zero_grad",
                                "on_before_backward", "backward", "on_after_backward", "on_before_optimizer_step",
                                "configure_gradient_clipping", "optimizer_step", "on_train_batch_end"),
-      "One training batch (automatic or manual optimization)."),
+      "One training batch (automatic or manual optimization); first the previous batch's deferred plateau "
+      "schedulers, then after the step the step- and epoch-interval ones."),
     S("val_start", "validate", ("on_validation_model_zero_grad", "on_validation_model_eval", "on_validation_start",
                                 "on_validation_epoch_start"), "A validation run inside fit begins."),
-    S("val_batch", "validate", ("on_validation_batch_start", "validation_step", "on_validation_batch_end"),
+    S("val_batch", "validate", ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer", "on_validation_batch_start", "validation_step",
+                                "on_validation_batch_end"),
       "One validation batch inside fit."),
-    S("val_end", "validate", ("on_validation_epoch_end", "on_validation_end", "on_validation_model_train"),
-      "A validation run inside fit ended."),
-    S("epoch_end", "train", ("on_train_epoch_end",), "A training epoch ended."),
+    S("val_end", "validate", ("on_validation_epoch_end", "on_validation_end", "on_validation_model_train",
+                              "lr_scheduler_step"),
+      "A validation run inside fit ended; plateau schedulers on steps then see its metrics."),
+    S("epoch_end", "train", ("lr_scheduler_step", "on_train_epoch_end"),
+      "A training epoch ended (plateau schedulers on epochs step after its end hooks)."),
     S("train_end", "train", ("on_train_end", "on_fit_end"), "Training and fit ended."),
-    S("eval_start", None, ("on_validation_model_eval", "on_validation_start", "on_validation_epoch_start"),
-      "validate()/test() begins (test_* hooks for test)."),
-    S("eval_batch", None, ("on_validation_batch_start", "validation_step", "on_validation_batch_end"),
+    S("eval_start", None, ("on_validation_model_eval", "on_validation_start", "on_validation_epoch_start",
+                           "on_test_model_eval", "on_test_start", "on_test_epoch_start"),
+      "validate()/test() begins (the validation hooks for validate, the test hooks for test)."),
+    S("eval_batch", None, ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer", "on_validation_batch_start", "validation_step",
+                           "on_validation_batch_end", "on_test_batch_start", "test_step", "on_test_batch_end"),
       "One validate()/test() batch."),
-    S("eval_end", None, ("on_validation_epoch_end", "on_validation_end", "on_validation_model_train"),
+    S("eval_end", None, ("on_validation_epoch_end", "on_validation_end", "on_validation_model_train",
+                         "on_test_epoch_end", "on_test_end", "on_test_model_train"),
       "validate()/test() ended."),
     S("predict_start", "predict", ("on_predict_model_eval", "on_predict_start", "on_predict_epoch_start"),
       "predict() begins."),
-    S("predict_batch", "predict", ("on_predict_batch_start", "predict_step", "on_predict_batch_end"),
+    S("predict_batch", "predict", ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer", "on_predict_batch_start", "predict_step",
+                                   "on_predict_batch_end"),
       "One prediction batch."),
     S("predict_end", "predict", ("on_predict_epoch_end", "on_predict_end"), "predict() ended."),
     S("tuning", "tune", (), "trainer.tune() / Tuner: the finders run their trials on temporary trainers."),

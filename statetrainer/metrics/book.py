@@ -78,6 +78,7 @@ class MetricBook:
         self._eval_outputs: list[dict[str, torch.Tensor]] = []
         self._previous_dl = 0
         self._warned: set[str] = set()
+        self._resume: dict | None = None   # what a checkpoint gave, applied when the training run opens
 
     # ------------------------------------------------------------------ the three dictionaries
     @property
@@ -179,6 +180,8 @@ class MetricBook:
         else:
             self._runs.clear()
             run = self._fresh_run(stage)
+            if stage == "train" and self._resume is not None:
+                self._apply_resume(run)
         if stage in _EVAL:
             self._eval_outputs, self._previous_dl = [], 0
         run.requested = stage
@@ -363,12 +366,40 @@ class MetricBook:
         self._callback = {k: v.cpu() for k, v in self._callback.items()}
         self._logged = {k: v.cpu() for k, v in self._logged.items()}
 
-    def state_dict(self) -> dict[str, int]:
-        """What a checkpoint must keep so that logger steps continue after a resume."""
-        return {"batches_that_stepped": self.batches_that_stepped}
+    def state_dict(self) -> dict[str, Any]:
+        """What a resume needs to continue as if never stopped: the logger step counter, the three
+        dictionaries (a scheduler or EarlyStopping may read a metric before it is logged again) and,
+        inside a training epoch, the running epoch aggregates of the training run."""
+        state: dict[str, Any] = {"batches_that_stepped": self.batches_that_stepped,
+                                 "callback": dict(self._callback), "logged": dict(self._logged),
+                                 "pbar": dict(self._pbar)}
+        train = next((run for run in self._runs if run.stage == "train"), None)
+        if train is not None and train.collection is not None and not train.between_epochs:
+            nested = self._top() is not train
+            state["train"] = {"slots": train.collection.state_dict(),
+                              "first_iter": self._first_iter if not nested else self._runs[-1].saved_first_iter,
+                              "pending_step": self._pending_step if not nested else False,
+                              "last_global_step": self._last_global_step}
+        return state
 
-    def load_state_dict(self, state: Mapping[str, int]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.batches_that_stepped = int(state.get("batches_that_stepped", 0))
+        self._resume = dict(state)
+
+    def _apply_resume(self, run: _Run) -> None:
+        """On the training run a resume opens: the dictionaries and the epoch aggregates as saved."""
+        saved, self._resume = self._resume, None
+        self._callback.update(saved.get("callback", {}))
+        self._logged.update(saved.get("logged", {}))
+        self._pbar.update(saved.get("pbar", {}))
+        train = saved.get("train")
+        if train and run.collection is not None:
+            run.collection.load_state_dict(train["slots"])
+            run.between_epochs = False
+            self._first_iter = train["first_iter"]
+            self._current_fx = None if train["first_iter"] is None else "training_step"
+            self._pending_step = bool(train["pending_step"])
+            self._last_global_step = train["last_global_step"]
 
 
 def _item(name: str, value: torch.Tensor) -> float:

@@ -109,6 +109,24 @@ class MetricCollection:
         for slot in self.slots.values():
             slot.to_cpu()
 
+    def state_dict(self) -> dict[str, Any]:
+        """Every tensor slot's options and running aggregate (what a mid-epoch resume continues)."""
+        return {key: {"options": _plain_options(slot.options), **slot.state_dict()}
+                for key, slot in self.slots.items() if slot.is_tensor}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, saved in state.items():
+            slot = MetricSlot(LogOptions(**saved["options"]), True, self.sync)
+            slot.load_state_dict(saved)
+            self.slots[key] = slot
+
+
+def _plain_options(options: LogOptions) -> dict[str, Any]:
+    """The options as plain data; a process group object is not saved (a resumed run logs anew with its own)."""
+    fields = {name: getattr(options, name) for name in options.__dataclass_fields__}
+    fields["sync_dist_group"] = None
+    return fields
+
 
 def _plain_fx(options: LogOptions) -> str | None:
     """The hook name a per-hook reset matches: none for values suffixed with a dataloader index."""

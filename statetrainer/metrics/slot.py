@@ -120,3 +120,14 @@ class MetricSlot:
     def to_cpu(self) -> None:
         if self.is_tensor:
             self.total, self.weight = self.total.cpu(), self.weight.cpu()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The running aggregate as plain data (tensor slots only: a metric object keeps its own state)."""
+        return {"total": self.total.detach().cpu(), "weight": self.weight.cpu(), "has_reset": self.has_reset,
+                "step_value": None if self.step_value is None else self.step_value.detach().cpu()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.total, self.weight = state["total"], state["weight"]
+        self.has_reset = bool(state["has_reset"])
+        self.step_value = state["step_value"]
+        self._computed = None

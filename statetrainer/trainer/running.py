@@ -16,23 +16,12 @@ from statetrainer.loop.optim_step import Optimization
 from statetrainer.loop.resume import Restore
 from statetrainer.loop.session import RunRecord, Session
 from statetrainer.loop.sources import DataSources
-from statetrainer.loop.transfer import batch_transfer
+from statetrainer.loop.batch_transfer import batch_transfer
 from statetrainer.plugins.precision import make_precision
 
-__all__ = ["run", "split_datamodule", "connect_filtered"]
+__all__ = ["run", "connect_filtered"]
 
 _STEP = {"fit": "training_step", "validate": "validation_step", "test": "test_step"}
-
-
-def split_datamodule(loaders: Any, datamodule: Any, name: str):
-    from statetrainer.data.datamodule import DataModule
-    if isinstance(loaders, DataModule):
-        if datamodule is not None:
-            raise MisconfigurationError(f"`{name}` got a DataModule and `datamodule` is also set; accepted: one of them.")
-        return None, loaders
-    if loaders is not None and datamodule is not None:
-        raise MisconfigurationError(f"`{name}` and `datamodule` were both given; accepted: dataloaders or a datamodule.")
-    return loaders, datamodule
 
 
 def _resolve_model(trainer, fn: str, model):
@@ -157,16 +146,23 @@ def _on_terminal(trainer, s, trigger: str, exc: BaseException) -> None:
             warnings.warn(f"{hook} raised {type(err).__name__}: {err} while handling {type(exc).__name__}")
     trainer.state.failing_state = None
     if trigger == "interrupt":
-        announce(_interrupt_line(exc, s, s.run.written[written:], exact), rank_zero=trainer.is_global_zero)
+        announce(_interrupt_line(exc, s, written, exact), rank_zero=trainer.is_global_zero)
     else:
         from statetrainer.loggers import lifecycle
         lifecycle.finish(trainer.loggers, "failed")
 
 
-def _interrupt_line(exc: BaseException, s, written: list, exact: bool) -> str:
+def _interrupt_line(exc: BaseException, s, written_before: int, exact: bool) -> str:
+    """Where the run stopped, which checkpoint holds that point, and that `trainer.interrupted` is True."""
     what = "SIGTERM" if isinstance(exc, SignalInterrupt) else "Ctrl-C"
-    saved = f"wrote {', '.join(written)}" if written else "no checkpoint was written"
-    replay = "" if exact or not written else (
+    files = s.run.written
+    if len(files) > written_before:
+        saved = f"wrote {', '.join(files[written_before:])}"
+    elif files:
+        saved = f"the newest checkpoint, {files[-1]}, already holds this point"
+    else:
+        saved = "no checkpoint was written"
+    replay = "" if exact or not files else (
         "; the batch it interrupted will run again from its start on resume (its random draws are not replayed)")
     return (f"Interrupted by {what} in state {s.run.failing_state} at {s.position.describe()}; {saved}{replay}; "
             "trainer.interrupted is True.")

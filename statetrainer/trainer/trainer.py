@@ -5,6 +5,7 @@ import functools
 import os
 from typing import Any, Callable, Optional
 
+from statetrainer.data.datamodule import split_datamodule
 from statetrainer.errors import MisconfigurationError
 from statetrainer.loop import setup as setup_actions
 from statetrainer.loop.context import LoopContext
@@ -61,28 +62,28 @@ class Trainer(properties.TrainerProperties):
             weights_only: Optional[bool] = None) -> None:
         """Train `model`; returns when a stop rule ends training (see `state.stop_reason`).
         `weights_only=False` is the explicit opt-in to unpickle a checkpoint that needs it."""
-        train, datamodule = running.split_datamodule(train_dataloaders, datamodule, "train_dataloaders")
+        train, datamodule = split_datamodule(train_dataloaders, datamodule, "train_dataloaders")
         running.run(self, "fit", model, datamodule, ckpt_path, weights_only=weights_only, train=train,
                     val=val_dataloaders)
 
     def validate(self, model=None, dataloaders=None, ckpt_path=None, verbose: bool = True, datamodule=None,
                  weights_only: Optional[bool] = None):
         """One pass over the validation data; a list with one metrics dict per dataloader."""
-        dataloaders, datamodule = running.split_datamodule(dataloaders, datamodule, "dataloaders")
+        dataloaders, datamodule = split_datamodule(dataloaders, datamodule, "dataloaders")
         return running.run(self, "validate", model, datamodule, ckpt_path, verbose=verbose,
                            weights_only=weights_only, val=dataloaders)
 
     def test(self, model=None, dataloaders=None, ckpt_path=None, verbose: bool = True, datamodule=None,
              weights_only: Optional[bool] = None):
         """One pass over the test data; a list with one metrics dict per dataloader."""
-        dataloaders, datamodule = running.split_datamodule(dataloaders, datamodule, "dataloaders")
+        dataloaders, datamodule = split_datamodule(dataloaders, datamodule, "dataloaders")
         return running.run(self, "test", model, datamodule, ckpt_path, verbose=verbose, weights_only=weights_only,
                            test=dataloaders)
 
     def predict(self, model=None, dataloaders=None, datamodule=None, return_predictions: Optional[bool] = None,
                 ckpt_path=None, weights_only: Optional[bool] = None):
         """predict_step over the predict data; the outputs (a list per dataloader when several)."""
-        dataloaders, datamodule = running.split_datamodule(dataloaders, datamodule, "dataloaders")
+        dataloaders, datamodule = split_datamodule(dataloaders, datamodule, "dataloaders")
         keep = True if return_predictions is None else bool(return_predictions)
         return running.run(self, "predict", model, datamodule, ckpt_path, return_predictions=keep,
                            weights_only=weights_only, predict=dataloaders)

@@ -29,14 +29,19 @@ def trial_trainer(trainer, callbacks: list, **overrides: Any):
     """A fresh Trainer with `trainer`'s flags, no logger/checkpoint/progress bar/summary/timer/profiler,
     no sanity check, only `callbacks`, and `overrides` (max_steps, limit_*_batches...)."""
     from statetrainer.trainer.flags import DEFAULTS
-    from statetrainer.trainer.trainer import Trainer
     cfg = trainer._config
     flags = {name: cfg.raw[name] for name in DEFAULTS}
     flags.update(_QUIET, max_epochs=cfg.max_epochs, callbacks=list(callbacks))
     flags.update(overrides)
-    trial = Trainer(**flags)
+    trial = _library_trainer_class(trainer)(**flags)
     trial.state = TuningState(lambda: trial._machine)
     return trial
+
+
+def _library_trainer_class(trainer) -> type:
+    """statetrainer's Trainer class, found on the trainer itself (a user subclass may need other
+    arguments), so that the tuner does not import the trainer package that imports it."""
+    return next(cls for cls in type(trainer).__mro__ if cls.__module__ == "statetrainer.trainer.trainer")
 
 
 def run_trial(trial, method: str, model, train=None, val=None, datamodule=None) -> None:

@@ -22,8 +22,7 @@ class Tuner:
     """`Tuner(trainer)`: the learning-rate finder and the batch-size finder for `trainer`'s settings."""
 
     def __init__(self, trainer) -> None:
-        from statetrainer.trainer.trainer import Trainer
-        if not isinstance(trainer, Trainer):
+        if not (callable(getattr(trainer, "fit", None)) and hasattr(trainer, "_position")):
             raise flag_error("trainer", trainer, "a statetrainer.Trainer")
         self._trainer = trainer
 
@@ -105,7 +104,7 @@ class Tuner:
     # ---------------------------------------------------------------- shared checks
     def _inputs(self, model, train, datamodule):
         from statetrainer.module.module import StateModule
-        from statetrainer.trainer.running import split_datamodule
+        from statetrainer.data.datamodule import split_datamodule
         if not isinstance(model, StateModule):
             raise flag_error("model", type(model).__name__, "a statetrainer.StateModule instance")
         train, datamodule = split_datamodule(train, datamodule, "train_dataloaders")

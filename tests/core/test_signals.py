@@ -115,7 +115,7 @@ EXPECTED_COUNTS = {
                      "on_before_backward", "backward", "on_after_backward", "on_before_optimizer_step",
                      "configure_gradient_clipping", "optimizer_step", "on_train_batch_end"], 4),
     # transfers: 4 training + 1 sanity + 2 in-fit validation + validate + test + predict batches
-    "on_before_batch_transfer": 10, "on_after_batch_transfer": 10,
+    "on_before_batch_transfer": 10, "on_after_batch_transfer": 10, "transfer_batch_to_device": 10,
     # validation: sanity check, 2 in-fit runs, validate()
     "on_validation_model_zero_grad": 2,
     **dict.fromkeys(["on_validation_model_eval", "on_validation_model_train", "on_validation_start",
@@ -144,7 +144,8 @@ def test_every_signal_fires_with_its_declared_payload(connect):
     _all_calls(trainer, TransferTiny())
     assert bad == []
     fired = {name: n for name, n in counts.items()}
-    # transfer_batch_to_device is skipped on the CPU unless overridden; checkpoints and exceptions: below
+    # transfer_batch_to_device's default runs on the CPU too once its signal has receivers;
+    # checkpoints and exceptions: below
     assert fired == EXPECTED_COUNTS
 
 

@@ -292,7 +292,27 @@ def test_state_dict_round_trip_moves_the_logger_step(logger):
     train_batch(book, 0, 1, [("training_step", "x", 1.0, {})], 42)
     book.epoch_end_reached("train")
     assert logged_calls(logger) == [(41, {"x": 1.0, "epoch": 0})]
-    assert book.state_dict() == {"batches_that_stepped": 42}
+    state = book.state_dict()
+    assert state["batches_that_stepped"] == 42 and state["callback"] == {"x": torch.tensor(1.0)}
+    assert list(state["train"]["slots"]) == ["training_step.x"]  # the epoch aggregate a mid-epoch resume continues
+
+
+def test_a_resumed_training_run_continues_the_saved_epoch_aggregates(logger):
+    """Saved after two of four batches, resumed: the epoch mean covers all four values, as uninterrupted."""
+    first = MetricBook(1, lambda: [logger])
+    first.begin_run("train")
+    for index, value in enumerate((1.0, 2.0)):
+        train_batch(first, index, 1, [("training_step", "x", value, {"on_epoch": True})], index + 1)
+    saved = first.state_dict()
+    resumed = MetricBook(1, lambda: [logger])
+    resumed.load_state_dict(saved)
+    resumed.begin_run("train")
+    assert resumed.callback_metrics["x"] == torch.tensor(2.0)  # the dictionaries as saved
+    for index, value in enumerate((3.0, 6.0), start=2):
+        train_batch(resumed, index, 1, [("training_step", "x", value, {"on_epoch": True})], index + 1)
+    resumed.epoch_end_reached("train")
+    resumed.end_epoch("train", 4, 0)
+    assert resumed.callback_metrics["x"] == torch.tensor(3.0)  # (1 + 2 + 3 + 6) / 4
 
 
 def test_validate_after_fit_without_end_run_starts_fresh(logger):
