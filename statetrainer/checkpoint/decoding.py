@@ -18,6 +18,7 @@ import argparse
 import collections
 import copy
 import datetime
+import keyword
 import operator
 import os
 import pathlib
@@ -136,12 +137,12 @@ def _short(value: Any) -> str:
 
 
 def _mapping(decoder: _Decoder, record: dict) -> Any:
-    kind = _field(record, "type", str)
-    if kind == "defaultdict":
+    kind = _choice(record, "type", {**_MAPPINGS, "defaultdict": collections.defaultdict})
+    if kind is collections.defaultdict:
         factory = record.get("factory")
         result = collections.defaultdict(None if factory is None else _choice(record, "factory", _FACTORIES))
     else:
-        result = _choice(record, "type", _MAPPINGS)()
+        result = kind()
     for index, pair in enumerate(_field(record, "items", list)):
         if type(pair) is not list or len(pair) != 2:
             raise ValueError(f"item {index} is not a [key, value] pair")
@@ -261,8 +262,8 @@ def _tuple_class(type_name: str, fields: tuple[str, ...]) -> type:
             "__copy__": lambda self: self,
             "__deepcopy__": lambda self, memo: type(self)(copy.deepcopy(tuple(self), memo)),
         }
-        for index, field in enumerate(fields):
-            if field.isidentifier() and field not in namespace:
+        for index, field in enumerate(fields):  # namedtuple's own rule: identifiers, no keyword, no leading _
+            if field.isidentifier() and not keyword.iskeyword(field) and not field.startswith("_"):
                 namespace[field] = property(operator.itemgetter(index))
         _TUPLE_CLASSES[key] = type(name if name.isidentifier() else "RecordedTuple", (tuple,), namespace)
     return _TUPLE_CLASSES[key]
