@@ -171,11 +171,12 @@ class _Encoder:
         return record
 
     def _describe(self, kind: str, type_name: str, text: str, **details: Any) -> dict:
-        self._note(kind, type_name, text)
+        self._note(kind, type_name, text, details=details)
         return {TAG: kind, "type": type_name, "repr": text, **details}
 
-    def _note(self, kind: str, type_name: str, text: str, suffix: str = "") -> None:
-        self.described.append(("".join(self.path) + suffix, Placeholder(kind, type_name, text)))
+    def _note(self, kind: str, type_name: str, text: str, suffix: str = "", details: dict | None = None) -> None:
+        """Remember a part kept only as a description: the Placeholder a reader of the file will get."""
+        self.described.append(("".join(self.path) + suffix, Placeholder(kind, type_name, text, details)))
 
 
 def _enum(encoder: _Encoder, value: enum.Enum) -> dict:
