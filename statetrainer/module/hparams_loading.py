@@ -44,14 +44,21 @@ def load_from_checkpoint(cls: type, checkpoint_path: Any, map_location: Any = No
         if state is not None:
             obj.load_state_dict(state)
         return obj
-    if strict is None:
-        strict = getattr(obj, "strict_loading", None)
+    strict = _strictness(obj, strict)
     if _overridden(obj, "configure_model"):
         obj.configure_model()
     obj.on_load_checkpoint(checkpoint)
     load_weights(obj, checkpoint["state_dict"], strict=strict is not False, source=str(checkpoint_path))
     device = next((value.device for value in checkpoint["state_dict"].values() if hasattr(value, "device")), None)
     return obj if device is None else obj.to(device)
+
+
+def _strictness(obj: Any, strict: bool | None) -> bool | None:
+    """`strict`, else the module's ``strict_loading``; both given and different is refused (as Lightning)."""
+    own = getattr(obj, "strict_loading", None)
+    if strict is not None and own is not None and bool(strict) != bool(own):
+        raise flag_error("strict", strict, f"None or {bool(own)}, the value of {type(obj).__qualname__}.strict_loading")
+    return own if strict is None else strict
 
 
 def init_kwargs_from(cls: type, checkpoint: dict, kind: str, hparams_file: Any, overrides: dict) -> dict[str, Any]:

@@ -281,3 +281,31 @@ def test_checkpoint_key_names_are_lightnings():
         assert (cls.CHECKPOINT_HYPER_PARAMS_KEY, cls.CHECKPOINT_HYPER_PARAMS_NAME) == HPARAMS_KEYS[kind]
     assert DataModule.CHECKPOINT_HYPER_PARAMS_KEY == "datamodule_hyper_parameters"
     assert StateModule.CHECKPOINT_HYPER_PARAMS_TYPE == "hparams_type"
+
+
+def test_empty_state_dict_warns_and_keeps_the_initial_weights(tmp_path):
+    io.save({"state_dict": {}, "hyper_parameters": {"width": 3}}, tmp_path / "e.ckpt")
+    with pytest.warns(UserWarning, match=r"holds no weights \(its state_dict is empty\): Named keeps the weights"):
+        loaded = Named.load_from_checkpoint(tmp_path / "e.ckpt")
+    assert loaded.layer.in_features == 3
+
+
+@pytest.mark.parametrize("strict, strict_loading, passed", [
+    (None, None, True), (None, False, False), (True, True, True), (False, None, False), (True, None, True)])
+def test_load_state_dict_gets_the_strictness_once(tmp_path, monkeypatch, strict, strict_loading, passed):
+    path = _save(Named(3), tmp_path / "s.ckpt")
+    calls = []
+    real = nn.Module.load_state_dict
+    monkeypatch.setattr(nn.Module, "load_state_dict", lambda self, state, strict=True, **kw: (
+        calls.append(strict), real(self, state, strict=strict))[1])
+    monkeypatch.setattr(Named, "strict_loading", strict_loading, raising=False)
+    Named.load_from_checkpoint(path, strict=strict)
+    assert calls == [passed]
+
+
+def test_strict_in_conflict_with_strict_loading_is_refused(tmp_path, monkeypatch):
+    path = _save(Named(3), tmp_path / "s.ckpt")
+    monkeypatch.setattr(Named, "strict_loading", False, raising=False)
+    with pytest.raises(MisconfigurationError, match=r"^`strict` got True; accepted: None or False, the value of "
+                                                    r"Named.strict_loading"):
+        Named.load_from_checkpoint(path, strict=True)
