@@ -36,7 +36,7 @@ _FACTORIES = {"list": list, "dict": dict, "set": set, "int": int, "float": float
 _MAPPINGS = {"dict": dict, "OrderedDict": collections.OrderedDict, "Counter": collections.Counter}
 _NUMERIC_DTYPE = re.compile(r"^[<>|=][biufc]\d{1,2}$")
 _ARRAY_DTYPE = re.compile(r"^[<>|=][biufcUS]\d{1,4}$")
-_INERT = ("class", "function", "module", "object")
+_INERT = ("class", "function", "module", "object", "unknown")  # "unknown": a placeholder of an unknown kind
 _PATHS = {"PurePosixPath": pathlib.PurePosixPath, "PureWindowsPath": pathlib.PureWindowsPath,
           "PosixPath": pathlib.PurePosixPath, "WindowsPath": pathlib.PureWindowsPath}
 

@@ -36,7 +36,7 @@ _LISTED = 5  # places named in the warning before "and N more"
 
 
 def save(checkpoint: dict[str, Any], path: str | os.PathLike) -> None:
-    """Write `checkpoint` in its recorded form to `path` atomically (temporary file in the same folder, fsync, rename)."""
+    """Write `checkpoint` in its recorded form to `path` atomically (temporary file, fsync, rename)."""
     checkpoint, described = encode(checkpoint, "checkpoint")
     _warn_described(described)
     check_plain(checkpoint, "checkpoint")  # the recorded form is plain by construction; this keeps it so

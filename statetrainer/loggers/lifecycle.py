@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 import torch
 
-from statetrainer.errors import MisconfigurationError, flag_error
+from statetrainer.errors import flag_error
 from statetrainer.loggers.csv_logs import CSVLogger
 from statetrainer.loggers.logger import Logger
 from statetrainer.loggers.tensorboard import TensorBoardLogger

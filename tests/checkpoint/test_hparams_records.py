@@ -143,13 +143,14 @@ def test_a_datamodule_with_such_hyper_parameters(tmp_path):
         def train_dataloader(self):
             return torch.utils.data.DataLoader(dataset(), batch_size=self.hparams.batch_size)
 
-    with pytest.warns(UserWarning, match=rf"Data.save_hyperparameters: 'collate' \(a function \({__name__}.collate\)\)"):
+    with pytest.warns(UserWarning,
+                      match=rf"Data.save_hyperparameters: 'collate' \(a function \({__name__}.collate\)\)"):
         data = Data(batch_size=5)
     trainer = st.Trainer(default_root_dir=str(tmp_path), max_epochs=1, **QUIET)
     trainer.fit(Small(), datamodule=data)
     path = trainer.checkpoint_callback.best_model_path
-    with pytest.raises(CheckpointError, match=rf"^.*Data.load_from_checkpoint cannot rebuild 1 argument\(s\) .*'collate' "
-                                              rf"was a function \({__name__}.collate\)\. Pass them: "):
+    with pytest.raises(CheckpointError, match=rf"^.*Data.load_from_checkpoint cannot rebuild 1 argument\(s\) "
+                                              rf".*'collate' was a function \({__name__}.collate\)\. Pass them: "):
         Data.load_from_checkpoint(path)
     rebuilt = Data.load_from_checkpoint(path, collate=collate)
     assert rebuilt.hparams.batch_size == 5 and rebuilt.hparams.root == pathlib.Path("/data")

@@ -253,3 +253,10 @@ def test_every_mix_of_data_kinds_round_trips_through_a_weights_only_file(value):
     torch.save(encoded, buffer)
     buffer.seek(0)
     assert decode(torch.load(buffer, weights_only=True))["v"] == value
+
+
+def test_a_record_of_an_unknown_kind_stays_the_same_placeholder_when_written_again(tmp_path):
+    torch.save({"state_dict": {}, "v": {TAG: "uuid", "hex": "12ab"}}, tmp_path / "new.ckpt")
+    first = io.load(tmp_path / "new.ckpt")["v"]
+    assert (first.kind, first.type_name) == ("unknown", "uuid") and "12ab" in first.text
+    assert _round_trip(tmp_path, first) == first
