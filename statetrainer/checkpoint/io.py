@@ -1,10 +1,12 @@
 """Reading and writing checkpoint files: atomic writes, weights-only reads, one clear error per failure.
 
-``save(checkpoint, path)`` writes a temporary file in the destination folder, flushes and fsyncs
-it, renames it over ``path`` and fsyncs the folder: a process killed at any moment leaves either
-the previous file or the new one, never a torn file. ``load(path)`` reads with
-``torch.load(weights_only=True)``; every way a file can be unusable becomes a ``CheckpointError``
-that names the file and what is wrong with it.
+``save(checkpoint, path)`` first puts the dict in its safe recorded form (``encoding.encode``: what is
+not plain data becomes a plain record, so any content can be written), then writes a temporary file
+in the destination folder, flushes and fsyncs it, renames it over ``path`` and fsyncs the folder: a
+process killed at any moment leaves either the previous file or the new one, never a torn file.
+``load(path)`` reads with ``torch.load(weights_only=True)`` and decodes the records
+(``decoding.decode``: nothing named in the file is imported or called); every way a file can be
+unusable becomes a ``CheckpointError`` that names the file and what is wrong with it.
 """
 from __future__ import annotations
 
@@ -12,10 +14,13 @@ import os
 import pickle
 import re
 import secrets
+import warnings
 from typing import Any
 
 import torch
 
+from statetrainer.checkpoint.decoding import decode
+from statetrainer.checkpoint.encoding import encode
 from statetrainer.checkpoint.plain import check_plain
 from statetrainer.errors import CheckpointError
 
@@ -25,11 +30,16 @@ TEMP_SUFFIX = ".tmp"
 _TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+" + re.escape(TEMP_SUFFIX) + "$")
 # torch's pre-zip format begins with its magic number pickled (protocol 2); compared as bytes, never unpickled
 _LEGACY_HEADER = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."
+# save_hyperparameters already warned about what these hold; no second warning when a file is written
+_WARNED_AT_CAPTURE = ("checkpoint['hyper_parameters']", "checkpoint['datamodule_hyper_parameters']")
+_LISTED = 5  # places named in the warning before "and N more"
 
 
 def save(checkpoint: dict[str, Any], path: str | os.PathLike) -> None:
-    """Write `checkpoint` to `path` atomically (temporary file in the same folder, fsync, rename)."""
-    check_plain(checkpoint, "checkpoint")
+    """Write `checkpoint` in its recorded form to `path` atomically (temporary file, fsync, rename)."""
+    checkpoint, described = encode(checkpoint, "checkpoint")
+    _warn_described(described)
+    check_plain(checkpoint, "checkpoint")  # the recorded form is plain by construction; this keeps it so
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -71,7 +81,19 @@ def load(path: str | os.PathLike, map_location: Any = None, weights_only: bool =
     if "state_dict" not in loaded:
         raise CheckpointError(f"checkpoint {path!r} has no 'state_dict' entry (keys: {sorted(map(str, loaded))[:8]}); "
                               "it is not a statetrainer or Lightning checkpoint.")
-    return loaded
+    return decode(loaded, f"checkpoint {path!r}, entry ")
+
+
+def _warn_described(described: list) -> None:
+    """One warning naming the parts written as a description only (they load back as placeholders)."""
+    places = [f"{place} ({placeholder.describe()})" for place, placeholder in described
+              if not place.startswith(_WARNED_AT_CAPTURE)]
+    if not places:
+        return
+    more = f" and {len(places) - _LISTED} more" if len(places) > _LISTED else ""
+    warnings.warn(f"the checkpoint records {', '.join(places[:_LISTED])}{more} as a description only: reading the "
+                  "file gives a statetrainer Placeholder there, not the object (nothing in a checkpoint is imported "
+                  "or called when it is read).", UserWarning, stacklevel=3)
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:

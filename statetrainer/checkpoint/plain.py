@@ -4,11 +4,12 @@
 ``torch.load(weights_only=True)`` could not read back, naming where it sits
 (``checkpoint['callbacks']['Foo']['seen']``) and its type. Types are compared exactly: a dict
 subclass (defaultdict, an attribute dict) or a tuple subclass (a namedtuple) is pickled with its
-class and would need arbitrary unpickling to read, so it is refused like any other object.
+class and would need arbitrary unpickling to read, so it is refused like any other object; the exceptions
+are ``OrderedDict`` and ``Counter``, which torch's weights-only reader accepts by name.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any
 
 import torch
@@ -19,8 +20,8 @@ __all__ = ["check_plain", "is_plain", "PLAIN_LEAVES", "PLAIN_CONTAINERS"]
 
 PLAIN_LEAVES = (type(None), bool, int, float, complex, str, bytes, bytearray,
                 torch.dtype, torch.device, torch.Size, torch.Tensor, torch.nn.Parameter)
-PLAIN_CONTAINERS = (dict, OrderedDict, list, tuple, set)
-_ACCEPTED = ("tensors, numbers, strings, bytes, None, torch dtypes/devices, and dict/list/tuple/set of these")
+PLAIN_CONTAINERS = (dict, OrderedDict, Counter, list, tuple, set)  # torch's weights-only reader rebuilds these
+_ACCEPTED = ("tensors, numbers, strings, bytes, None, torch dtypes/devices, and dict/list/tuple/set/Counter of these")
 
 
 def check_plain(value: Any, where: str = "value") -> None:

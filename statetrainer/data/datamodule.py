@@ -14,6 +14,9 @@ class DataModule(DataHooks, HyperparametersBase):
     """Groups the data hooks: prepare_data, setup, *_dataloader, teardown, and batch transfer."""
 
     name: str | None = None
+    CHECKPOINT_HYPER_PARAMS_KEY = "datamodule_hyper_parameters"
+    CHECKPOINT_HYPER_PARAMS_NAME = "datamodule_hparams_name"
+    CHECKPOINT_HYPER_PARAMS_TYPE = "datamodule_hparams_type"
 
     def __init__(self) -> None:
         self.trainer = None

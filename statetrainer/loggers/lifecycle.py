@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 import torch
 
-from statetrainer.errors import MisconfigurationError, flag_error
+from statetrainer.errors import flag_error
 from statetrainer.loggers.csv_logs import CSVLogger
 from statetrainer.loggers.logger import Logger
 from statetrainer.loggers.tensorboard import TensorBoardLogger
@@ -72,11 +72,11 @@ def hparams_to_log(module: Any, datamodule: Any = None) -> dict[str, Any] | None
     merged: dict[str, Any] = dict(module.hparams_initial) if from_module else {}
     if from_data:
         data = dict(datamodule.hparams_initial)
-        clashes = [key for key in merged.keys() & data.keys() if not _same(merged[key], data[key])]
-        if clashes:
-            raise MisconfigurationError(
-                f"hyperparameters {sorted(clashes)} were saved by both the module and the datamodule with "
-                "different values; accepted: the same value in both, or different names.")
+        clashes = [key for key in merged if key in data and key != "_class_path" and not _same(merged[key], data[key])]
+        if clashes:  # a RuntimeError, as Lightning raises for this
+            raise RuntimeError(
+                f"hyperparameters {clashes} were saved by both the module and the datamodule with different "
+                "values, so they cannot be logged together; give them the same value or different names.")
         merged.update(data)
     return {key: value for key, value in merged.items() if key != "_class_path"}
 
@@ -86,7 +86,10 @@ def _same(left: Any, right: Any) -> bool:
         return False
     if isinstance(left, torch.Tensor):
         return left is right
-    return bool(left == right)
+    try:
+        return bool(left == right)
+    except Exception:  # values whose == is not a bool (arrays) are the same only when identical
+        return left is right
 
 
 def start(loggers: list[Logger], module: Any, datamodule: Any = None) -> None:

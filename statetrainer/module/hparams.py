@@ -1,13 +1,19 @@
-"""Hyper-parameters: capture from ``__init__``, ``hparams``, and re-instantiation from a checkpoint.
+"""Hyper-parameters: capture from ``__init__``, ``hparams``, and what a checkpoint stores of them.
 
 StateModule and DataModule forward their ``save_hyperparameters``, ``hparams``,
-``hparams_initial`` and ``load_from_checkpoint`` to the functions here.
+``hparams_initial`` and ``load_from_checkpoint`` to the functions here (re-instantiation lives in
+``hparams_loading``).
 
 ``save_hyperparameters()`` reads the arguments of every ``__init__`` on the call stack whose
 ``self`` is the object (so a subclass and its bases all contribute, the most derived one last),
-exactly the values Lightning records. In a checkpoint the hyper-parameters must be plain data;
-anything else is refused when the checkpoint is written, unless ``non_plain="repr"`` asked to
-store the value's ``repr`` instead. Loading never imports or calls anything named in the file.
+then, as Lightning does, those of the enclosing ``__init__`` frames of other hyper-parameter
+holders (a module built inside another module's ``__init__``), the outer values winning.
+A checkpoint stores every hyper-parameter (``non_plain="record"``, the default): what is not plain
+data is written in the safe recorded form (``checkpoint/encoding.py``), and a value that only code
+could rebuild (a class, a module, an object) comes back from the file as an inert placeholder that
+``load_from_checkpoint`` asks the caller to replace. ``save_hyperparameters`` warns once per class
+about such values. ``non_plain="repr"`` stores a ``repr`` string instead, ``non_plain="error"``
+refuses to write them.
 """
 from __future__ import annotations
 
@@ -15,23 +21,22 @@ import copy
 import inspect
 import types
 import warnings
+import weakref
 from argparse import Namespace
 from typing import Any, Mapping, Sequence
 
 from torch import nn
 
-from statetrainer.checkpoint import io
+from statetrainer.checkpoint.encoding import encode
 from statetrainer.checkpoint.plain import check_plain, is_plain
-from statetrainer.checkpoint.weights import load_weights
 from statetrainer.errors import CheckpointError, flag_error
+from statetrainer.module.hparams_loading import HPARAMS_KEYS, load_from_checkpoint
 
 __all__ = ["AttributeDict", "save_hyperparameters", "get_hparams", "get_hparams_initial",
            "hparams_for_checkpoint", "load_from_checkpoint", "HPARAMS_KEYS"]
 
-# checkpoint keys (Lightning's names): (hyper-parameters, name of the single init argument they came from)
-HPARAMS_KEYS = {"module": ("hyper_parameters", "hparams_name"),
-                "datamodule": ("datamodule_hyper_parameters", "datamodule_hparams_name")}
-_NON_PLAIN = ("error", "repr")
+_NON_PLAIN = ("record", "repr", "error")
+_WARNED: "weakref.WeakSet[type]" = weakref.WeakSet()  # classes already warned about their hyper-parameters
 _CO_VARARGS, _CO_VARKEYWORDS = inspect.CO_VARARGS, inspect.CO_VARKEYWORDS
 
 
@@ -59,10 +64,11 @@ class AttributeDict(dict):
 
 def save_hyperparameters(obj: Any, *args: Any, ignore: str | Sequence[str] | None = None,
                          frame: types.FrameType | None = None, logger: bool = True,
-                         non_plain: str = "error") -> None:
+                         non_plain: str = "record") -> None:
     """Record init arguments in ``obj.hparams`` (all, the named ones, or one dict/Namespace)."""
     if non_plain not in _NON_PLAIN:
-        raise flag_error("non_plain", non_plain, "'error' (refuse at checkpoint time) or 'repr'")
+        raise flag_error("non_plain", non_plain, "'record' (the safe recorded form), 'repr' or 'error' "
+                                                 "(refuse at checkpoint time)")
     obj._log_hyperparams = logger
     obj._hparams_non_plain = non_plain
     if len(args) == 1 and not isinstance(args[0], str) and not args[0]:
@@ -98,10 +104,13 @@ def hparams_for_checkpoint(obj: Any) -> tuple[dict[str, Any], str | None] | None
     hparams = getattr(obj, "_hparams", None)
     if not hparams:
         return None
-    mode = getattr(obj, "_hparams_non_plain", "error")
+    mode = getattr(obj, "_hparams_non_plain", "record")
     plain: dict[str, Any] = {}
     for key, value in dict(hparams).items():
         value = _unwrap(value)
+        if mode == "record":  # io.save writes it in its recorded form
+            plain[key] = value
+            continue
         if mode == "repr":
             plain[key] = _repr_non_plain(value)
             continue
@@ -110,54 +119,36 @@ def hparams_for_checkpoint(obj: Any) -> tuple[dict[str, Any], str | None] | None
         except CheckpointError as error:
             raise CheckpointError(
                 f"{str(error).rstrip('.')}. Fix: save_hyperparameters(ignore=[{key!r}]), store it as plain data, "
-                "or opt in to keeping its repr with save_hyperparameters(..., non_plain='repr').") from None
+                "or leave non_plain at its default 'record'.") from None
         plain[key] = value
     return plain, getattr(obj, "_hparams_name", None)
-
-
-def load_from_checkpoint(cls: type, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None,
-                         strict: bool | None = None, **kwargs: Any) -> Any:
-    """Build `cls` from the checkpoint's hyper-parameters (``kwargs`` override them) and load its state.
-
-    ``weights_only=False`` among the keyword arguments is the explicit opt-in to arbitrary unpickling.
-    """
-    weights_only = kwargs.pop("weights_only", True)
-    checkpoint = io.load(checkpoint_path, map_location=map_location, weights_only=weights_only is not False)
-    kind = "module" if issubclass(cls, nn.Module) else "datamodule"
-    init_kwargs = _init_kwargs(cls, checkpoint, kind, hparams_file, kwargs)
-    obj = cls(**init_kwargs)
-    if kind == "datamodule":
-        state = checkpoint.get(cls.__qualname__)
-        if state is not None:
-            obj.load_state_dict(state)
-        return obj
-    if strict is None:
-        strict = getattr(obj, "strict_loading", None)
-    if _overridden(obj, "configure_model"):
-        obj.configure_model()
-    obj.on_load_checkpoint(checkpoint)
-    load_weights(obj, checkpoint["state_dict"], strict=strict is not False, source=str(checkpoint_path))
-    device = next((value.device for value in checkpoint["state_dict"].values() if hasattr(value, "device")), None)
-    return obj if device is None else obj.to(device)
 
 
 # ---------------------------------------------------------------- capture
 
 
 def _init_args(obj: Any, frame: types.FrameType | None) -> dict[str, Any]:
-    """Arguments of the consecutive ``__init__`` frames of `obj`, outermost (most derived) last."""
+    """Arguments of the consecutive ``__init__`` frames of `obj`, then of the enclosing ``__init__`` frames of
+    other hyper-parameter holders (Lightning collects those too); outer frames win."""
     collected: list[dict[str, Any]] = []
+    inside = False
     while frame is not None:
-        mine = frame.f_code.co_name == "__init__" and _self_of(frame) is obj
-        if mine:
+        owner = _self_of(frame) if frame.f_code.co_name == "__init__" else None
+        if owner is obj or (inside and owner is not None and _holds_hparams(owner)):
             collected.append(_frame_args(frame))
-        elif collected:
+            inside = True
+        elif inside:
             break
         frame = frame.f_back
     merged: dict[str, Any] = {}
     for args in collected:
         merged.update(args)
     return merged
+
+
+def _holds_hparams(owner: Any) -> bool:
+    from statetrainer.module.hyperparameters import HyperparametersBase
+    return isinstance(owner, HyperparametersBase)
 
 
 def _self_of(frame: types.FrameType) -> Any:
@@ -217,13 +208,37 @@ def _set_hparams(obj: Any, hp: Any) -> None:
 
 
 def _warn_unfit(obj: Any) -> None:
-    for key, value in obj._hparams.items():
-        if isinstance(value, nn.Module):
-            warnings.warn(f"hyper-parameter {key!r} is an nn.Module: its weights are already in the checkpoint; "
-                          f"use save_hyperparameters(ignore=[{key!r}]).", UserWarning, stacklevel=4)
-        elif getattr(obj, "_hparams_non_plain", "error") == "error" and not is_plain(_unwrap(value)):
-            warnings.warn(f"hyper-parameter {key!r} ({type(value).__qualname__}) is not plain data: writing a "
-                          f"checkpoint will fail; use ignore=[{key!r}] or non_plain='repr'.", UserWarning, stacklevel=4)
+    """Once per class: which hyper-parameters a checkpoint can only describe (or, with 'error', cannot write)."""
+    mode = getattr(obj, "_hparams_non_plain", "record")
+    if mode == "repr" or type(obj) in _WARNED:
+        return
+    describe = _not_plain if mode == "error" else _described
+    unfit = {key: text for key, text in ((key, describe(value)) for key, value in obj._hparams.items()) if text}
+    if not unfit:
+        return
+    _WARNED.add(type(obj))
+    keys = sorted(unfit, key=str)
+    listing = ", ".join(f"{key!r} ({unfit[key]})" for key in keys)
+    modules = [key for key in keys if isinstance(obj._hparams[key], nn.Module)]
+    weights = (f" The weights of nn.Module hyper-parameters {modules} are saved in the state_dict already."
+               if modules else "")
+    if mode == "error":
+        outcome = "writing a checkpoint will fail (non_plain='error')"
+    else:
+        outcome = ("a checkpoint records them as a description only, so load_from_checkpoint will ask for them "
+                   "as arguments")
+    warnings.warn(f"{type(obj).__name__}.save_hyperparameters: {listing} cannot be stored as data: {outcome}; "
+                  f"to leave them out use save_hyperparameters(ignore={keys!r}).{weights}", UserWarning, stacklevel=4)
+
+
+def _not_plain(value: Any) -> str:
+    return "" if is_plain(_unwrap(value)) else f"a {type(value).__module__}.{type(value).__qualname__}"
+
+
+def _described(value: Any) -> str:
+    """What in `value` a checkpoint could only describe, in words ('' when everything is kept)."""
+    _, described = encode(_unwrap(value), "")
+    return "; ".join(f"{place + ' is ' if place else ''}{placeholder.describe()}" for place, placeholder in described)
 
 
 # ---------------------------------------------------------------- checkpoint form
@@ -244,35 +259,3 @@ def _repr_non_plain(value: Any) -> Any:
     if type(value) in (list, tuple):
         return type(value)(_repr_non_plain(item) for item in value)
     return repr(value)
-
-
-# ---------------------------------------------------------------- re-instantiation
-
-
-def _init_kwargs(cls: type, checkpoint: dict, kind: str, hparams_file: Any, overrides: dict) -> dict[str, Any]:
-    key, name_key = HPARAMS_KEYS[kind]
-    if hparams_file is not None:
-        saved = _read_hparams_file(hparams_file)
-    else:
-        saved = dict(checkpoint.get(key) or {})
-    saved.update(overrides)
-    parameters = inspect.signature(cls.__init__).parameters
-    names = [name for name, p in list(parameters.items())[1:] if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    args_name = checkpoint.get(name_key)
-    init_kwargs = {args_name: saved} if args_name and args_name in names else saved
-    init_kwargs.update(overrides)
-    takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
-    return init_kwargs if takes_any else {k: v for k, v in init_kwargs.items() if k in names}
-
-
-def _read_hparams_file(path: Any) -> dict[str, Any]:
-    from statetrainer.loggers.hparams_file import load_yaml
-    if not str(path).lower().endswith((".yaml", ".yml")):
-        raise flag_error("hparams_file", str(path), "a .yaml or .yml file")
-    return dict(load_yaml(str(path)))
-
-
-def _overridden(obj: Any, name: str) -> bool:
-    from statetrainer.module.hooks import HookStubs
-    stub = getattr(HookStubs, name, None)
-    return stub is not None and getattr(type(obj), name, None) is not stub

@@ -10,8 +10,13 @@ __all__ = ["HyperparametersBase"]
 class HyperparametersBase:
     """save_hyperparameters / hparams / hparams_initial / load_from_checkpoint."""
 
+    # where a checkpoint keeps the hyper-parameters (Lightning's key names; DataModule has its own)
+    CHECKPOINT_HYPER_PARAMS_KEY = "hyper_parameters"
+    CHECKPOINT_HYPER_PARAMS_NAME = "hparams_name"
+    CHECKPOINT_HYPER_PARAMS_TYPE = "hparams_type"
+
     def save_hyperparameters(self, *args: Any, ignore=None, frame=None, logger: bool = True,
-                             non_plain: str = "error") -> None:
+                             non_plain: str = "record") -> None:
         """Record the caller's __init__ arguments (all, or the named ones, minus `ignore`) as hparams."""
         from statetrainer.module import hparams
         frame = frame or inspect.currentframe().f_back

@@ -148,17 +148,44 @@ def test_two_callbacks_with_the_same_state_key_are_refused(tmp_path):
         trainer.save_checkpoint(tmp_path / "x.ckpt")
 
 
-def test_non_plain_callback_state_is_refused_with_its_place(tmp_path):
-    class Leaky(st.Callback):
-        def state_dict(self):
-            return {"when": __import__("datetime").timedelta(seconds=3)}
+class Stamped(st.Callback):
+    """Keeps what users keep in callback states: a datetime, a Path, a Counter, and an object."""
 
-    trainer = _trainer(tmp_path, [Leaky()], enable_checkpointing=False)
+    def __init__(self):
+        self.state: dict = {}
+
+    def on_train_start(self, trainer, module):
+        import collections
+        import datetime
+        import pathlib
+        self.state = {"started": datetime.datetime(2025, 3, 1, 12, 30), "out": pathlib.Path("/runs/a"),
+                      "seen": collections.Counter("aab"), "lock": __import__("threading").Lock()}
+
+    def state_dict(self):
+        return dict(self.state)
+
+    def load_state_dict(self, state_dict):
+        self.state = state_dict
+
+
+def test_non_plain_callback_state_is_recorded_and_restored(tmp_path):
+    import collections
+    import datetime
+    import pathlib
+
+    from statetrainer.checkpoint.placeholder import Placeholder
+    trainer = _trainer(tmp_path, [Stamped()], enable_checkpointing=False)
     trainer.fit(Net(), loaders()[0])
-    with pytest.raises(CheckpointError, match=r"^checkpoint\['callbacks'\]\['[\w.<>]*Leaky'\]\['when'\] holds a "
-                                              r"datetime.timedelta"):
+    with pytest.warns(UserWarning, match=r"records checkpoint\['callbacks'\]\['Stamped'\]\['lock'\] \(an object "
+                                         r"\(_thread.lock\)\) as a description only"):
         trainer.save_checkpoint(tmp_path / "x.ckpt")
-    assert not os.path.exists(tmp_path / "x.ckpt")
+    restored = Stamped()
+    _trainer(tmp_path, [restored], enable_checkpointing=False).validate(Net(), loaders()[1],
+                                                                         ckpt_path=str(tmp_path / "x.ckpt"))
+    state = restored.state
+    assert state["started"] == datetime.datetime(2025, 3, 1, 12, 30) and state["out"] == pathlib.Path("/runs/a")
+    assert type(state["seen"]) is collections.Counter and state["seen"] == {"a": 2, "b": 1}
+    assert isinstance(state["lock"], Placeholder) and state["lock"].type_name == "_thread.lock"
 
 
 def test_non_zero_rank_writes_nothing_but_runs_the_hooks(tmp_path, monkeypatch):

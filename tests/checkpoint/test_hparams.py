@@ -129,8 +129,13 @@ def test_module_hparam_warns_to_ignore_it():
             super().__init__()
             self.save_hyperparameters()
 
-    with pytest.warns(UserWarning, match=r"hyper-parameter 'net' is an nn.Module.*ignore=\['net'\]"):
+    with pytest.warns(UserWarning) as record:
         Holder(nn.Linear(1, 1))
+    assert [str(w.message) for w in record] == [
+        "Holder.save_hyperparameters: 'net' (an nn.Module (torch.nn.modules.linear.Linear)) cannot be stored as "
+        "data: a checkpoint records them as a description only, so load_from_checkpoint will ask for them as "
+        "arguments; to leave them out use save_hyperparameters(ignore=['net']). The weights of nn.Module "
+        "hyper-parameters ['net'] are saved in the state_dict already."]
 
 
 def test_frame_argument_and_plain_object():
@@ -215,22 +220,22 @@ def test_nothing_named_in_the_checkpoint_is_imported_or_called(tmp_path):
     assert loaded.hparams["_instantiator"] == "os.system" and type(loaded) is AllArgs
 
 
-def test_non_plain_hparam_is_refused_when_the_checkpoint_is_written(tmp_path):
+def test_non_plain_hparam_is_refused_when_error_is_asked_for(tmp_path):
     class WithPath(StateModule):
         def __init__(self, root=Path("/data")):
             super().__init__()
-            self.save_hyperparameters()
+            self.save_hyperparameters(non_plain="error")
 
-    with pytest.warns(UserWarning, match=r"hyper-parameter 'root' \(PosixPath\) is not plain data"):
+    with pytest.warns(UserWarning, match=r"'root' \(a pathlib.PosixPath\) cannot be stored as data: writing a "
+                                         r"checkpoint will fail \(non_plain='error'\)"):
         model = WithPath()
     with pytest.raises(CheckpointError) as info:
         hp.hparams_for_checkpoint(model)
     assert str(info.value) == (
-        "hyper-parameter 'root' of test_non_plain_hparam_is_refused_when_the_checkpoint_is_written.<locals>.WithPath"
+        "hyper-parameter 'root' of test_non_plain_hparam_is_refused_when_error_is_asked_for.<locals>.WithPath"
         " holds a pathlib.PosixPath, which a weights-only checkpoint cannot store; accepted: tensors, numbers, "
-        "strings, bytes, None, torch dtypes/devices, and dict/list/tuple/set of these. Fix: "
-        "save_hyperparameters(ignore=['root']), store it as plain data, or opt in to keeping its repr with "
-        "save_hyperparameters(..., non_plain='repr').")
+        "strings, bytes, None, torch dtypes/devices, and dict/list/tuple/set/Counter of these. Fix: "
+        "save_hyperparameters(ignore=['root']), store it as plain data, or leave non_plain at its default 'record'.")
 
 
 def test_non_plain_repr_opt_in_stores_reprs_of_the_non_plain_parts(tmp_path):
@@ -248,7 +253,8 @@ def test_non_plain_repr_opt_in_stores_reprs_of_the_non_plain_parts(tmp_path):
 
 
 def test_non_plain_flag_is_checked():
-    with pytest.raises(MisconfigurationError, match=r"`non_plain` got 'pickle'; accepted: 'error'"):
+    with pytest.raises(MisconfigurationError, match=r"`non_plain` got 'pickle'; accepted: 'record' \(the safe "
+                                                    r"recorded form\), 'repr' or 'error'"):
         hp.save_hyperparameters(StateModule(), non_plain="pickle")
 
 
@@ -266,3 +272,40 @@ def test_unsafe_checkpoint_needs_the_opt_in(tmp_path):
         Named.load_from_checkpoint(tmp_path / "u.ckpt")
     loaded = Named.load_from_checkpoint(tmp_path / "u.ckpt", weights_only=False)
     assert loaded.hparams.noise == Path("/x")
+
+
+def test_checkpoint_key_names_are_lightnings():
+    from statetrainer.data.datamodule import DataModule
+    from statetrainer.module.hparams_loading import HPARAMS_KEYS
+    for cls, kind in ((StateModule, "module"), (DataModule, "datamodule")):
+        assert (cls.CHECKPOINT_HYPER_PARAMS_KEY, cls.CHECKPOINT_HYPER_PARAMS_NAME) == HPARAMS_KEYS[kind]
+    assert DataModule.CHECKPOINT_HYPER_PARAMS_KEY == "datamodule_hyper_parameters"
+    assert StateModule.CHECKPOINT_HYPER_PARAMS_TYPE == "hparams_type"
+
+
+def test_empty_state_dict_warns_and_keeps_the_initial_weights(tmp_path):
+    io.save({"state_dict": {}, "hyper_parameters": {"width": 3}}, tmp_path / "e.ckpt")
+    with pytest.warns(UserWarning, match=r"holds no weights \(its state_dict is empty\): Named keeps the weights"):
+        loaded = Named.load_from_checkpoint(tmp_path / "e.ckpt")
+    assert loaded.layer.in_features == 3
+
+
+@pytest.mark.parametrize("strict, strict_loading, passed", [
+    (None, None, True), (None, False, False), (True, True, True), (False, None, False), (True, None, True)])
+def test_load_state_dict_gets_the_strictness_once(tmp_path, monkeypatch, strict, strict_loading, passed):
+    path = _save(Named(3), tmp_path / "s.ckpt")
+    calls = []
+    real = nn.Module.load_state_dict
+    monkeypatch.setattr(nn.Module, "load_state_dict", lambda self, state, strict=True, **kw: (
+        calls.append(strict), real(self, state, strict=strict))[1])
+    monkeypatch.setattr(Named, "strict_loading", strict_loading, raising=False)
+    Named.load_from_checkpoint(path, strict=strict)
+    assert calls == [passed]
+
+
+def test_strict_in_conflict_with_strict_loading_is_refused(tmp_path, monkeypatch):
+    path = _save(Named(3), tmp_path / "s.ckpt")
+    monkeypatch.setattr(Named, "strict_loading", False, raising=False)
+    with pytest.raises(MisconfigurationError, match=r"^`strict` got True; accepted: None or False, the value of "
+                                                    r"Named.strict_loading"):
+        Named.load_from_checkpoint(path, strict=True)

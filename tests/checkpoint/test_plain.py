@@ -45,6 +45,7 @@ _values = st.recursive(_leaves, lambda inner: st.one_of(
     st.lists(inner, max_size=3), st.tuples(inner, inner),
     st.dictionaries(st.one_of(st.text(max_size=3), st.integers()), inner, max_size=3),
     st.builds(collections.OrderedDict, st.dictionaries(st.text(max_size=3), inner, max_size=2)),
+    st.builds(collections.Counter, st.dictionaries(st.integers(), inner, max_size=2)),
 ), max_leaves=8)
 
 

@@ -97,9 +97,20 @@ def test_module_and_datamodule_hparams_are_merged_and_clashes_refused():
     assert lifecycle.hparams_to_log(_module(None), datamodule) == {"batch_size": 4}
     assert lifecycle.hparams_to_log(_module(None), None) is None
     clash = SimpleNamespace(_log_hyperparams=True, hparams_initial={"lr": 0.2})
-    with pytest.raises(MisconfigurationError, match=r"hyperparameters \['lr'\] were saved by both the module and "
-                                                    r"the datamodule with different values"):
+    with pytest.raises(RuntimeError, match=r"hyperparameters \['lr'\] were saved by both the module and "
+                                           r"the datamodule with different values"):
         lifecycle.hparams_to_log(_module({"lr": 0.1}), clash)
+    other_class_path = SimpleNamespace(_log_hyperparams=True, hparams_initial={"_class_path": "a.B"})
+    assert lifecycle.hparams_to_log(_module({"_class_path": "x.Y"}), other_class_path) == {}
+
+
+def test_hparams_with_keys_that_are_not_text_merge_and_clash_like_any_other():
+    import numpy as np
+    data = SimpleNamespace(_log_hyperparams=True, hparams_initial={1: "a", (2, 3): np.zeros(2)})
+    merged = lifecycle.hparams_to_log(_module({"lr": 0.1, 1: "a"}), data)
+    assert list(merged) == ["lr", 1, (2, 3)]
+    with pytest.raises(RuntimeError, match=r"hyperparameters \[1, \(2, 3\)\] were saved by both"):
+        lifecycle.hparams_to_log(_module({1: "b", (2, 3): np.ones(2)}), data)
 
 
 def test_finish_finalizes_every_logger_with_the_status():
