@@ -70,8 +70,10 @@ def _loops(s) -> dict[str, Any]:
 
 
 def check_resumable(checkpoint: dict[str, Any], source: str) -> None:
-    """fit can continue only a statetrainer checkpoint with loop progress and optimizer states."""
-    if VERSION_KEY not in checkpoint or not isinstance(checkpoint.get("loops"), dict):
+    """fit can continue a statetrainer or Lightning 2.x checkpoint with loop progress and optimizer states."""
+    from statetrainer.checkpoint.lightning_format import is_lightning_checkpoint
+    lightning = is_lightning_checkpoint(checkpoint) and isinstance(checkpoint.get("loops"), dict)
+    if not lightning and (VERSION_KEY not in checkpoint or not isinstance(checkpoint.get("loops"), dict)):
         raise CheckpointError(
             f"checkpoint {source!r} was not written by statetrainer (no {VERSION_KEY!r} and loop progress), so fit "
             "cannot continue it at the exact next batch; load its weights with load_from_checkpoint, or use it "
@@ -100,7 +102,9 @@ def restore_training_state(s, checkpoint: dict[str, Any], source: str = "") -> N
     if state:
         s.precision.load_state_dict(state)
     loops = checkpoint["loops"]
-    if loops.get("format") != LOOPS_FORMAT:
+    if VERSION_KEY not in checkpoint:
+        loops = _from_lightning(checkpoint)
+    elif loops.get("format") != LOOPS_FORMAT:
         loops = _from_format_1(loops)
     s.position.load_state_dict(loops.get("position", {}))
     s.feed.load_state_dict(loops.get("feed", {}))
@@ -119,6 +123,30 @@ def _from_format_1(loops: dict[str, Any]) -> dict[str, Any]:
     if not mid:
         counters["epoch"] = max(progress.get("epoch", 0), progress.get("epochs_processed", 0))
     return {"position": {"counters": counters, "rng": loops.get("rng")}, "metrics": loops.get("metrics", {})}
+
+
+def _from_lightning(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """A Lightning 2.x file: its fit-loop counters as a position. Lightning saves no random state and no
+    data-source state, so an epoch it left half-way is replayed from the loader as it is now."""
+    from statetrainer.checkpoint.lightning_format import position_from_lightning
+    where = position_from_lightning(checkpoint)
+    epoch, done = where["epoch"], where["batches_in_epoch"]
+    counters = {"epoch": epoch, "epochs_processed": epoch + 1 if where["epoch_finished"] else epoch,
+                "global_step": where["global_step"], "batches_seen": done, "batch_idx": done - 1,
+                "total_batch_idx": -1}
+    if where["epoch_finished"]:
+        counters["phase"] = "epoch_ending"
+    elif done == 0:
+        counters["phase"] = "in_epoch" if _lightning_epoch_started(checkpoint) else "between_epochs"
+    else:
+        counters["phase"] = "validated" if where["batch_decided"] else "batch_done"
+        counters["close_pending"] = counters["batch_stepped"] = not where["batch_decided"]
+    return {"position": {"counters": counters, "exact": False}}
+
+
+def _lightning_epoch_started(checkpoint: dict[str, Any]) -> bool:
+    current = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]
+    return current["started"] > current["processed"]
 
 
 # ---------------------------------------------------------------- parts

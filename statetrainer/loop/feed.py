@@ -165,15 +165,16 @@ class Feed:
             data_state.restore(loader, saved["now"])  # the source continues from where it was: no replay
             self._train_epoch_start = saved.get("epoch_start")
             already = p.batches_seen
-        elif saved is not None:
+        elif saved is None:  # a new epoch (skip 0), or no data state was saved (a Lightning file): replay as is
+            self._train_epoch_start = data_state.capture(loader)
+            skip = p.batches_seen
+        else:
             data_state.restore(loader, saved.get("epoch_start"))
             from statetrainer.loop import rng
             if p.rng_epoch_start is not None:
                 rng.restore(p.rng_epoch_start)
             self._train_epoch_start = saved.get("epoch_start")
             skip = p.batches_seen
-        else:
-            self._train_epoch_start = data_state.capture(loader)
         self._saved = None
         track = (lambda: data_state.capture(loader)) if data_state.is_stateful(loader) else None
         self._fetcher = Fetcher(loader, n, skip=skip, already=already, track=track)

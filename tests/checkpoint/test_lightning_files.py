@@ -188,16 +188,17 @@ def test_callback_states_that_map_are_restored(lightning_run, tmp_path):
     assert stopping.wait_count == early["wait_count"] and torch.equal(stopping.best_score, early["best_score"])
 
 
-@pytest.mark.xfail(strict=True, reason="the loop position of a Lightning checkpoint is mapped onto the new loop "
-                                       "position by the lead (position_from_lightning gives it); until then fit "
-                                       "refuses a file without statetrainer loop progress")
-def test_fit_continues_a_lightning_checkpoint_to_lightnings_final_weights(lightning_run, tmp_path):
+@pytest.mark.parametrize("moment", ["06-on_train_epoch_end", "05-on_validation_end", "08-on_train_batch_end",
+                                    "07-on_train_epoch_start"])
+def test_fit_continues_a_lightning_checkpoint_to_lightnings_final_weights(lightning_run, tmp_path, moment):
+    """From an epoch's end or from inside an epoch (replayed from the unshuffled loader): the weights of
+    Lightning's uninterrupted run."""
     root, theirs, _, _ = lightning_run
     ours = Ours(hidden=6, lr=0.05)
     st.seed_everything(5)
     trainer = st.Trainer(default_root_dir=str(tmp_path), max_epochs=3, num_sanity_val_steps=0, deterministic=True,
                          **QUIET)
-    trainer.fit(ours, *_loaders(), ckpt_path=str(root / "moments" / "06-on_train_epoch_end.ckpt"))
+    trainer.fit(ours, *_loaders(), ckpt_path=str(root / "moments" / f"{moment}.ckpt"))
     assert trainer.global_step == 30 and trainer.current_epoch == 3
     reference = theirs.state_dict()
     assert all(torch.equal(value, reference[key]) for key, value in ours.state_dict().items())
