@@ -1,12 +1,13 @@
 """Callbacks: the base class and the built-in ones (loaded on first use)."""
 from statetrainer.callbacks.callback import Callback
 
-__all__ = sorted(["Callback", "ModelCheckpoint", "EarlyStopping", "ProgressBar", "Timer", "LearningRateMonitor",
-                  "ModelSummary", "GradientAccumulationScheduler", "SignalTracer"])
-
-_WHERE = {"ModelCheckpoint": "model_checkpoint", "EarlyStopping": "early_stopping", "ProgressBar": "progress_bar",
+_WHERE = {"ModelCheckpoint": "model_checkpoint", "EarlyStopping": "early_stopping",
+          "EarlyStoppingReason": "early_stopping", "ProgressBar": "progress_bar",
           "Timer": "timer", "LearningRateMonitor": "lr_monitor", "ModelSummary": "model_summary",
-          "GradientAccumulationScheduler": "gradient_accumulation_scheduler", "SignalTracer": "tracer"}
+          "GradientAccumulationScheduler": "gradient_accumulation_scheduler", "SignalTracer": "tracer",
+          "BaseFinetuning": "finetuning", "BackboneFinetuning": "backbone_finetuning"}
+
+__all__ = sorted(["Callback", *_WHERE])
 
 
 def __getattr__(name: str):
