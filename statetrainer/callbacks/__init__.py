@@ -5,7 +5,8 @@ _WHERE = {"ModelCheckpoint": "model_checkpoint", "EarlyStopping": "early_stoppin
           "EarlyStoppingReason": "early_stopping", "ProgressBar": "progress_bar",
           "Timer": "timer", "LearningRateMonitor": "lr_monitor", "ModelSummary": "model_summary",
           "GradientAccumulationScheduler": "gradient_accumulation_scheduler", "SignalTracer": "tracer",
-          "BaseFinetuning": "finetuning", "BackboneFinetuning": "backbone_finetuning"}
+          "BaseFinetuning": "finetuning", "BackboneFinetuning": "backbone_finetuning",
+          "LambdaCallback": "lambda_function"}
 
 __all__ = sorted(["Callback", *_WHERE])
 

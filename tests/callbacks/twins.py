@@ -61,6 +61,10 @@ def build(lib: str, batch_norm: bool = True, lr: float = 0.1, scheduler: str | N
             x, y = batch
             self.log("val_loss", nn.functional.mse_loss(self(x), y))
 
+        def test_step(self, batch, batch_idx):
+            x, y = batch
+            self.log("test_loss", nn.functional.mse_loss(self(x), y))
+
         def predict_step(self, batch, batch_idx, dataloader_idx=0):
             return self(batch[0])
 
