@@ -6,7 +6,8 @@ _WHERE = {"ModelCheckpoint": "model_checkpoint", "EarlyStopping": "early_stoppin
           "Timer": "timer", "LearningRateMonitor": "lr_monitor", "ModelSummary": "model_summary",
           "GradientAccumulationScheduler": "gradient_accumulation_scheduler", "SignalTracer": "tracer",
           "BaseFinetuning": "finetuning", "BackboneFinetuning": "backbone_finetuning",
-          "LambdaCallback": "lambda_function"}
+          "LambdaCallback": "lambda_function", "Checkpoint": "checkpoint",
+          "OnExceptionCheckpoint": "on_exception_checkpoint"}
 
 __all__ = sorted(["Callback", *_WHERE])
 
