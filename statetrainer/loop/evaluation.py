@@ -39,6 +39,9 @@ class EvalRun:
         self.kind = kind            # "validation", "test" or "predict"
         self.stage = stage          # metric-book stage: sanity_check / validate / test / predict
         self.hooks = HOOKS[kind]
+        self.recorders: list = [None] * len(loaders)
+        if kind == "predict":  # prediction writers need each batch's dataset indices
+            loaders, self.recorders = _with_recorders(loaders)
         self.loaders = loaders
         self.limits = limits
         self.inference = inference
@@ -116,7 +119,18 @@ class EvalRun:
             ctx, self._grad_ctx = self._grad_ctx, None
             ctx.__exit__(None, None, None)
 
+    def batch_indices(self) -> list[int] | None:
+        """The dataset indices of the batch being run, or None when the loader cannot tell."""
+        recorder = self.recorders[self.dl_idx] if self.dl_idx < len(self.recorders) else None
+        return None if recorder is None else recorder.indices(self.batch_idx)
+
     def prediction_output(self) -> Any:
         if not self.keep:
             return None
         return self.predictions[0] if len(self.predictions) == 1 else self.predictions
+
+
+def _with_recorders(loaders: list) -> tuple[list, list]:
+    from statetrainer.loop.indexed import recording
+    pairs = [recording(loader) for loader in loaders]
+    return [loader for loader, _ in pairs], [recorder for _, recorder in pairs]

@@ -117,6 +117,12 @@ class TrainerProperties:
     predict_dataloaders = property(lambda self: _eval_loaders(self, "predict"))
 
     @property
+    def predict_batch_indices(self) -> Optional[list]:
+        """While predicting: the dataset indices of the current batch (None when the loader cannot tell)."""
+        run = getattr(self._session, "eval_run", None) if self.predicting else None
+        return None if run is None else run.batch_indices()
+
+    @property
     def num_training_batches(self) -> float:
         return self._ctx.config.num_training_batches
 
