@@ -7,7 +7,8 @@ _WHERE = {"ModelCheckpoint": "model_checkpoint", "EarlyStopping": "early_stoppin
           "GradientAccumulationScheduler": "gradient_accumulation_scheduler", "SignalTracer": "tracer",
           "BaseFinetuning": "finetuning", "BackboneFinetuning": "backbone_finetuning",
           "LambdaCallback": "lambda_function", "Checkpoint": "checkpoint",
-          "OnExceptionCheckpoint": "on_exception_checkpoint", "BasePredictionWriter": "prediction_writer"}
+          "OnExceptionCheckpoint": "on_exception_checkpoint", "BasePredictionWriter": "prediction_writer",
+          "ModelPruning": "pruning"}
 
 __all__ = sorted(["Callback", *_WHERE])
 
