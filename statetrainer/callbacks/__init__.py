@@ -8,7 +8,8 @@ _WHERE = {"ModelCheckpoint": "model_checkpoint", "EarlyStopping": "early_stoppin
           "BaseFinetuning": "finetuning", "BackboneFinetuning": "backbone_finetuning",
           "LambdaCallback": "lambda_function", "Checkpoint": "checkpoint",
           "OnExceptionCheckpoint": "on_exception_checkpoint", "BasePredictionWriter": "prediction_writer",
-          "ModelPruning": "pruning", "StochasticWeightAveraging": "stochastic_weight_avg"}
+          "ModelPruning": "pruning", "StochasticWeightAveraging": "stochastic_weight_avg",
+          "ThroughputMonitor": "throughput_monitor"}
 
 __all__ = sorted(["Callback", *_WHERE])
 

@@ -122,3 +122,30 @@ def assert_same_weights(ours: nn.Module, theirs: nn.Module, atol: float = 1e-6) 
     assert sorted(a) == sorted(b)
     for name in a:
         assert torch.allclose(a[name].float(), b[name].float(), atol=atol), name
+
+
+def recording_logger(lib: str):
+    """A logger keeping every log_metrics call as (step, {name: value})."""
+    base = __import__("lightning.pytorch.loggers", fromlist=["Logger"]).Logger if lib == "pl" else \
+        __import__("statetrainer.loggers", fromlist=["Logger"]).Logger
+
+    class Recording(base):
+        def __init__(self):
+            super().__init__()
+            self.calls: list = []
+
+        @property
+        def name(self):
+            return "recording"
+
+        @property
+        def version(self):
+            return 0
+
+        def log_metrics(self, metrics, step=None):
+            self.calls.append((step, {k: float(v) for k, v in metrics.items()}))
+
+        def log_hyperparams(self, params, *args, **kwargs):
+            pass
+
+    return Recording()
