@@ -153,7 +153,8 @@ class EarlyStopping(Callback):
                           f"after {self.wait_count} checks without improvement")
         if self.stopping_threshold is not None and self.monitor_op(current, self.stopping_threshold):
             self.stopping_reason = EarlyStoppingReason.STOPPING_THRESHOLD
-            return True, f"Stopping threshold reached: {self.monitor} = {_num(current)} {sign} {self.stopping_threshold}"
+            return True, (f"Stopping threshold reached: {self.monitor} = {_num(current)} {sign} "
+                          f"{self.stopping_threshold}")
         if self.divergence_threshold is not None and self.monitor_op(-current, -self.divergence_threshold):
             self.stopping_reason = EarlyStoppingReason.DIVERGENCE_THRESHOLD
             return True, (f"Divergence threshold reached: {self.monitor} = {_num(current)} "

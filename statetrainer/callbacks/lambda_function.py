@@ -24,7 +24,8 @@ class LambdaCallback(Callback):
         unknown = sorted(set(hooks) - set(HOOK_NAMES))
         if unknown:
             what = "is not a callback hook" if len(unknown) == 1 else "are not callback hooks"
-            raise TypeError(f"LambdaCallback got {', '.join(unknown)}, which {what}; accepted: {', '.join(HOOK_NAMES)}.")
+            raise TypeError(f"LambdaCallback got {', '.join(unknown)}, which {what}; "
+                            f"accepted: {', '.join(HOOK_NAMES)}.")
         for name, fn in hooks.items():
             if fn is not None and not callable(fn):
                 raise TypeError(f"LambdaCallback({name}=...) got a {type(fn).__name__}; accepted: a callable or None.")

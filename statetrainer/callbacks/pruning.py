@@ -116,8 +116,8 @@ class ModelPruning(Callback):
 
     def _from_name(self, name: str, dim: Optional[int], norm: Optional[int]) -> Callable:
         if name not in _FUNCTIONS:
-            raise MisconfigurationError(f"`ModelPruning(pruning_fn)` got {name!r}; accepted: one of {sorted(_FUNCTIONS)},"
-                                        " a BasePruningMethod subclass or a function.")
+            raise MisconfigurationError(f"`ModelPruning(pruning_fn)` got {name!r}; accepted: one of "
+                                        f"{sorted(_FUNCTIONS)}, a BasePruningMethod subclass or a function.")
         kwargs: dict[str, Any] = {}
         if name.endswith("_structured"):
             if dim is None:

@@ -139,7 +139,8 @@ def test_unfreeze_and_add_param_group_rates_and_skips():
     BaseFinetuning.freeze(model, train_bn=False)
     optimizer = torch.optim.SGD(model[0].parameters(), lr=0.5)
     BaseFinetuning.unfreeze_and_add_param_group(model[1], optimizer)
-    assert optimizer.param_groups[1]["lr"] == 0.05 and optimizer.param_groups[1]["params"] == list(model[1].parameters())
+    assert optimizer.param_groups[1]["lr"] == 0.05
+    assert optimizer.param_groups[1]["params"] == list(model[1].parameters())
     with pytest.warns(UserWarning) as caught:
         BaseFinetuning.unfreeze_and_add_param_group(model, optimizer, lr=3, train_bn=False)
     assert str(caught[0].message).startswith(

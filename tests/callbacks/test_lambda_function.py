@@ -49,7 +49,7 @@ def test_same_hook_calls_as_lightning(tmp_path):
 def test_exception_and_load_checkpoint_hooks(tmp_path):
     calls: list = []
     cb = LambdaCallback(on_exception=lambda trainer, module, error: calls.append(("exception", str(error))),
-                        on_load_checkpoint=lambda trainer, module, checkpoint: calls.append(("load", checkpoint["epoch"])))
+                        on_load_checkpoint=lambda trainer, module, ckpt: calls.append(("load", ckpt["epoch"])))
     trainer, model, _ = twins.fit("st", twins.build("st"), [], max_epochs=1, default_root_dir=str(tmp_path))
     trainer.save_checkpoint(tmp_path / "a.ckpt")
 

@@ -83,7 +83,6 @@ def test_same_calls_and_files_as_lightning(tmp_path, interval, several, return_p
     assert kinds == {"batch", "epoch"} if interval == "batch_and_epoch" else kinds == {interval}
 
 
-@pytest.mark.slow
 def test_indices_with_worker_processes(tmp_path):
     """Each batch's indices are the samples its prediction was made from, though workers prefetch."""
     import statetrainer as st
