@@ -126,8 +126,10 @@ def assert_same_weights(ours: nn.Module, theirs: nn.Module, atol: float = 1e-6) 
 
 def recording_logger(lib: str):
     """A logger keeping every log_metrics call as (step, {name: value})."""
-    base = __import__("lightning.pytorch.loggers", fromlist=["Logger"]).Logger if lib == "pl" else \
-        __import__("statetrainer.loggers", fromlist=["Logger"]).Logger
+    if lib == "pl":
+        from lightning.pytorch.loggers import Logger as base
+    else:
+        from statetrainer.loggers import Logger as base
 
     class Recording(base):
         def __init__(self):
