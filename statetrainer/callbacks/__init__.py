@@ -1,12 +1,17 @@
 """Callbacks: the base class and the built-in ones (loaded on first use)."""
 from statetrainer.callbacks.callback import Callback
 
-__all__ = sorted(["Callback", "ModelCheckpoint", "EarlyStopping", "ProgressBar", "Timer", "LearningRateMonitor",
-                  "ModelSummary", "GradientAccumulationScheduler", "SignalTracer"])
-
-_WHERE = {"ModelCheckpoint": "model_checkpoint", "EarlyStopping": "early_stopping", "ProgressBar": "progress_bar",
+_WHERE = {"ModelCheckpoint": "model_checkpoint", "EarlyStopping": "early_stopping",
+          "EarlyStoppingReason": "early_stopping", "ProgressBar": "progress_bar",
           "Timer": "timer", "LearningRateMonitor": "lr_monitor", "ModelSummary": "model_summary",
-          "GradientAccumulationScheduler": "gradient_accumulation_scheduler", "SignalTracer": "tracer"}
+          "GradientAccumulationScheduler": "gradient_accumulation_scheduler", "SignalTracer": "tracer",
+          "BaseFinetuning": "finetuning", "BackboneFinetuning": "backbone_finetuning",
+          "LambdaCallback": "lambda_function", "Checkpoint": "checkpoint",
+          "OnExceptionCheckpoint": "on_exception_checkpoint", "BasePredictionWriter": "prediction_writer",
+          "ModelPruning": "pruning", "StochasticWeightAveraging": "stochastic_weight_avg",
+          "ThroughputMonitor": "throughput_monitor", "DeviceStatsMonitor": "device_stats_monitor"}
+
+__all__ = sorted(["Callback", *_WHERE])
 
 
 def __getattr__(name: str):

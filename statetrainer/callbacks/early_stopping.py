@@ -8,6 +8,7 @@ finds no reason to stop withdraws nothing another listener asked for.
 from __future__ import annotations
 
 import math
+from enum import Enum
 from typing import Any, Callable
 
 import torch
@@ -15,10 +16,32 @@ import torch
 from statetrainer.callbacks.callback import Callback
 from statetrainer.errors import MisconfigurationError, flag_error
 
-__all__ = ["EarlyStopping"]
+__all__ = ["EarlyStopping", "EarlyStoppingReason"]
 
-NOT_STOPPED, STOPPING_THRESHOLD, DIVERGENCE_THRESHOLD, PATIENCE_EXHAUSTED, NON_FINITE_METRIC = (
-    "not_stopped", "stopping_threshold", "divergence_threshold", "patience_exhausted", "non_finite_metric")
+
+class EarlyStoppingReason(Enum):
+    """Which rule made EarlyStopping ask for the stop (``EarlyStopping.stopping_reason``).
+
+    The integer values are Lightning's, and they are what the checkpoint stores.
+    """
+
+    NOT_STOPPED = 0            # no rule has fired (yet)
+    STOPPING_THRESHOLD = 1     # the metric reached `stopping_threshold`
+    DIVERGENCE_THRESHOLD = 2   # the metric went past `divergence_threshold`
+    PATIENCE_EXHAUSTED = 3     # `patience` checks in a row without improvement
+    NON_FINITE_METRIC = 4      # the metric became NaN or infinite (with check_finite=True)
+
+
+# statetrainer 0.1 stored the reason as a lower-case name; such checkpoints still load
+_OLD_NAMES = {reason.name.lower(): reason for reason in EarlyStoppingReason}
+
+
+def _reason(value: Any) -> EarlyStoppingReason:
+    if isinstance(value, EarlyStoppingReason):
+        return value
+    if isinstance(value, str):
+        return _OLD_NAMES[value]
+    return EarlyStoppingReason(value)
 
 
 class EarlyStopping(Callback):
@@ -48,7 +71,7 @@ class EarlyStopping(Callback):
         self._check_on_train_epoch_end = check_on_train_epoch_end
         self.wait_count = 0
         self.stopped_epoch = 0
-        self.stopping_reason = NOT_STOPPED
+        self.stopping_reason = EarlyStoppingReason.NOT_STOPPED
         self.stopping_reason_message: str | None = None
         self.best_score = torch.tensor(math.inf if mode == "min" else -math.inf)
 
@@ -77,7 +100,7 @@ class EarlyStopping(Callback):
     # ---------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
         return {"wait_count": self.wait_count, "stopped_epoch": self.stopped_epoch, "best_score": self.best_score,
-                "patience": self.patience, "stopping_reason": self.stopping_reason,
+                "patience": self.patience, "stopping_reason": self.stopping_reason.value,
                 "stopping_reason_message": self.stopping_reason_message}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -85,7 +108,7 @@ class EarlyStopping(Callback):
         self.stopped_epoch = state_dict["stopped_epoch"]
         self.best_score = state_dict["best_score"]
         self.patience = state_dict["patience"]
-        self.stopping_reason = state_dict.get("stopping_reason", NOT_STOPPED)
+        self.stopping_reason = _reason(state_dict.get("stopping_reason", EarlyStoppingReason.NOT_STOPPED))
         self.stopping_reason_message = state_dict.get("stopping_reason_message")
 
     # ---------------------------------------------------------------- the check
@@ -125,15 +148,16 @@ class EarlyStopping(Callback):
         """(stop?, why) for one check; updates best_score and wait_count like Lightning."""
         sign = self.order_dict[self.mode]
         if self.check_finite and not torch.isfinite(current):
-            self.stopping_reason = NON_FINITE_METRIC
+            self.stopping_reason = EarlyStoppingReason.NON_FINITE_METRIC
             return True, (f"{self.monitor} = {_num(current)} is not finite (best was {_num(self.best_score)}) "
                           f"after {self.wait_count} checks without improvement")
         if self.stopping_threshold is not None and self.monitor_op(current, self.stopping_threshold):
-            self.stopping_reason = STOPPING_THRESHOLD
-            return True, f"stopping threshold reached: {self.monitor} = {_num(current)} {sign} {self.stopping_threshold}"
+            self.stopping_reason = EarlyStoppingReason.STOPPING_THRESHOLD
+            return True, (f"Stopping threshold reached: {self.monitor} = {_num(current)} {sign} "
+                          f"{self.stopping_threshold}")
         if self.divergence_threshold is not None and self.monitor_op(-current, -self.divergence_threshold):
-            self.stopping_reason = DIVERGENCE_THRESHOLD
-            return True, (f"divergence threshold reached: {self.monitor} = {_num(current)} "
+            self.stopping_reason = EarlyStoppingReason.DIVERGENCE_THRESHOLD
+            return True, (f"Divergence threshold reached: {self.monitor} = {_num(current)} "
                           f"{'>' if sign == '<' else '<'} {self.divergence_threshold}")
         if self.monitor_op(current - self.min_delta, self.best_score.to(current.device)):
             message = self._improvement_message(current)
@@ -141,7 +165,7 @@ class EarlyStopping(Callback):
             return False, message
         self.wait_count += 1
         if self.wait_count >= self.patience:
-            self.stopping_reason = PATIENCE_EXHAUSTED
+            self.stopping_reason = EarlyStoppingReason.PATIENCE_EXHAUSTED
             return True, (f"patience exhausted: {self.monitor} did not improve on {_num(self.best_score)} "
                           f"(min_delta={abs(self.min_delta)}, mode={self.mode}) in {self.wait_count} checks, "
                           f"last value {_num(current)}")

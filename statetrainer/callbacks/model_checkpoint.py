@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import torch
 
-from statetrainer.callbacks.callback import Callback
+from statetrainer.callbacks.checkpoint import Checkpoint
 from statetrainer.checkpoint import naming
 from statetrainer.checkpoint.io import remove_stale_temporaries
 from statetrainer.checkpoint.resolve import default_dirpath, last_files
@@ -30,7 +30,7 @@ from statetrainer.errors import MisconfigurationError, flag_error
 __all__ = ["ModelCheckpoint"]
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(Checkpoint):
     """Save checkpoints during fit: every n epochs / n steps / time interval, top-k by `monitor`, last."""
 
     CHECKPOINT_JOIN_CHAR = naming.JOIN

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 from statetrainer.errors import MisconfigurationError
 from statetrainer.loop import data_state
 from statetrainer.loop.data import Fetcher, count_batches, set_sampler_epoch, without_shuffle
+from statetrainer.loop.indexed import recording
 from statetrainer.loop.sources import DataSources
 
 __all__ = ["Feed", "EvalCursor"]
@@ -72,6 +73,7 @@ class Feed:
         self.eval_loaders: Optional[list] = None
         self.eval_limits: list = []
         self.cursor: Optional[EvalCursor] = None
+        self._recorders: list = []                        # predict: each loader's IndexRecorder (or None)
         self._fetcher: Optional[Fetcher] = None
         self._train_epoch_start: Optional[dict] = None   # data state of the train loader at the epoch's start
         self._val_start: Optional[list] = None           # val loaders' data state when an evaluation began
@@ -124,11 +126,25 @@ class Feed:
         return self.val_loaders, self.val_limits
 
     def evaluation(self, source: str) -> tuple[list, list]:
-        """The loaders of validate/test/predict (`source`: val, test, predict) and their counts."""
+        """The loaders of validate/test/predict (`source`: val, test, predict) and their counts. Predict
+        iterates copies that record each batch's dataset indices (for prediction writers); the user's
+        loaders are left as they are and `eval_loaders` shows them."""
         self.eval_loaders = self.sources.load(source)
         self.eval_limits = [count_batches(dl, self.config.limits[source], _LIMIT_FLAG[source])
                             for dl in self.eval_loaders]
-        return self.eval_loaders, self.eval_limits
+        if source != "predict":
+            self._recorders = []
+            return self.eval_loaders, self.eval_limits
+        pairs = [recording(loader) for loader in self.eval_loaders]
+        self._recorders = [recorder for _, recorder in pairs]
+        return [loader for loader, _ in pairs], self.eval_limits
+
+    def batch_indices(self) -> Optional[list]:
+        """The dataset indices of the predict batch being run, or None when the loader cannot tell."""
+        cursor = self.cursor
+        if cursor is None or cursor.dl_idx >= len(self._recorders) or self._recorders[cursor.dl_idx] is None:
+            return None
+        return self._recorders[cursor.dl_idx].indices(cursor.batch_idx)
 
     # ------------------------------------------------------------------ evaluation batches
     def begin_eval(self, loaders: list, limits: list, in_fit: bool) -> EvalCursor:

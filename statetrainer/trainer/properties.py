@@ -126,6 +126,11 @@ class TrainerProperties:
     predict_dataloaders = property(lambda self: _eval_loaders(self, "predict"))
 
     @property
+    def predict_batch_indices(self) -> Optional[list]:
+        """While predicting: the dataset indices of the current batch (None when the loader cannot tell)."""
+        return self._session.feed.batch_indices() if self.predicting and self._session is not None else None
+
+    @property
     def num_training_batches(self) -> float:
         return self._position.shape.epoch_length
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import statetrainer as st
-from statetrainer.callbacks.early_stopping import EarlyStopping
+from statetrainer.callbacks.early_stopping import EarlyStopping, EarlyStoppingReason
 from statetrainer.errors import MisconfigurationError
 from tests.checkpoint.helpers import Scripted, fit
 from tests.checkpoint.twin import run_lightning, run_ours
@@ -17,7 +17,8 @@ NAN = math.nan
 
 def _outcome(trainer, callback) -> dict:
     return {"epoch": trainer.current_epoch, "step": trainer.global_step, "stopped_epoch": callback.stopped_epoch,
-            "wait_count": callback.wait_count, "best_score": round(float(callback.best_score), 6)}
+            "wait_count": callback.wait_count, "best_score": round(float(callback.best_score), 6),
+            "reason": callback.stopping_reason.value, "has_message": callback.stopping_reason_message is not None}
 
 
 PARITY = {
@@ -56,9 +57,9 @@ def test_same_stop_as_lightning(tmp_path, case):
      "EarlyStopping: patience exhausted: val_loss did not improve on 4 (min_delta=0.0, mode=min) in 2 checks, "
      "last value 4.2"),
     ([5, 3, 1.5, 1], dict(stopping_threshold=2.0),
-     "EarlyStopping: stopping threshold reached: val_loss = 1.5 < 2.0"),
+     "EarlyStopping: Stopping threshold reached: val_loss = 1.5 < 2.0"),
     ([5, 4, 11, 1], dict(divergence_threshold=10.0),
-     "EarlyStopping: divergence threshold reached: val_loss = 11 > 10.0"),
+     "EarlyStopping: Divergence threshold reached: val_loss = 11 > 10.0"),
     ([3, 2, NAN, 1], dict(patience=9),
      "EarlyStopping: val_loss = nan is not finite (best was 2) after 0 checks without improvement"),
 ])
@@ -98,6 +99,44 @@ def test_state_round_trip_and_key():
     other.load_state_dict(callback.state_dict())
     assert (other.wait_count, float(other.best_score), other.stopped_epoch) == (2, 0.75, 5)
     assert callback.state_key == "EarlyStopping{'monitor': 'val_loss', 'mode': 'max'}"
+
+
+def test_reason_enum_has_lightnings_members_and_values():
+    lightning_es = pytest.importorskip("lightning.pytorch.callbacks.early_stopping")
+    assert {r.name: r.value for r in EarlyStoppingReason} == \
+        {r.name: r.value for r in lightning_es.EarlyStoppingReason}
+
+
+def test_reason_round_trips_as_its_int_value_and_old_states_load():
+    callback = EarlyStopping("val_loss")
+    assert callback.stopping_reason is EarlyStoppingReason.NOT_STOPPED and callback.stopping_reason_message is None
+    callback.stopping_reason = EarlyStoppingReason.DIVERGENCE_THRESHOLD
+    callback.stopping_reason_message = "Divergence threshold reached: val_loss = 11 > 10.0"
+    state = callback.state_dict()
+    assert state["stopping_reason"] == 2
+    other = EarlyStopping("val_loss")
+    other.load_state_dict(state)
+    assert other.stopping_reason is EarlyStoppingReason.DIVERGENCE_THRESHOLD
+    assert other.stopping_reason_message == callback.stopping_reason_message
+    old = {"wait_count": 1, "stopped_epoch": 0, "best_score": torch.tensor(1.0), "patience": 3}
+    other.load_state_dict(dict(old))  # a state written before the reason existed
+    assert other.stopping_reason is EarlyStoppingReason.NOT_STOPPED and other.stopping_reason_message is None
+    other.load_state_dict({**old, "stopping_reason": "patience_exhausted"})  # statetrainer 0.1's form
+    assert other.stopping_reason is EarlyStoppingReason.PATIENCE_EXHAUSTED
+
+
+@pytest.mark.parametrize("values, options, reason", [
+    ([5, 4, 4.5, 4.2, 3], dict(patience=2), EarlyStoppingReason.PATIENCE_EXHAUSTED),
+    ([5, 3, 1.5, 1], dict(stopping_threshold=2.0), EarlyStoppingReason.STOPPING_THRESHOLD),
+    ([5, 4, 11, 1], dict(divergence_threshold=10.0), EarlyStoppingReason.DIVERGENCE_THRESHOLD),
+    ([3, 2, NAN, 1], dict(patience=9), EarlyStoppingReason.NON_FINITE_METRIC),
+    ([3, 2, 1, 0], dict(patience=9), EarlyStoppingReason.NOT_STOPPED),
+])
+def test_stopping_reason_after_fit(tmp_path, values, options, reason):
+    callback = EarlyStopping("val_loss", **options)
+    fit(tmp_path, model=Scripted(values), callbacks=[callback], max_epochs=4, enable_checkpointing=False)
+    assert callback.stopping_reason is reason
+    assert (callback.stopping_reason_message is None) == (reason is EarlyStoppingReason.NOT_STOPPED)
 
 
 def test_patience_counts_across_a_resume(tmp_path):
