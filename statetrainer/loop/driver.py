@@ -11,6 +11,8 @@ import threading
 from contextlib import contextmanager
 from typing import Callable
 
+from statetrainer.profilers import actions as profiled
+
 __all__ = ["drive", "SignalInterrupt"]
 
 
@@ -38,7 +40,7 @@ def _wrap_actions(actions: dict, profiler) -> dict:
         return actions
     wrapped = {}
     for name, action in actions.items():
-        def timed(s, _action=action, _label=f"[State]{name}"):
+        def timed(s, _action=action, _label=profiled.state(name)):
             with profiler.profile(_label):
                 return _action(s)
         wrapped[name] = timed

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from statetrainer.loop.data import Fetcher
+from statetrainer.profilers import actions
 
 __all__ = ["EvalRun", "HOOKS"]
 
@@ -48,6 +49,7 @@ class EvalRun:
         self.batch_idx = -1
         self._fetcher: Fetcher | None = None
         self._grad_ctx = None
+        self._fetch = actions.timed(session.dispatch.profiler, actions.FETCH_EVAL[kind], Fetcher.fetch)
         self.results: list[dict] | None = None
         self.skip = sum(limits) == 0  # no batches at all: no hooks, no results (as Lightning)
 
@@ -78,7 +80,7 @@ class EvalRun:
 
     def run_batch(self) -> None:
         s, hooks = self.s, self.hooks
-        batch = self._fetcher.fetch()
+        batch = self._fetch(self._fetcher)
         self.batch_idx += 1
         dl_idx, batch_idx = self.dl_idx, self.batch_idx
         batch = s.transfer(batch, dl_idx)

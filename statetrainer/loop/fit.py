@@ -152,7 +152,7 @@ def train_batch(s) -> str:
     close_batch(s)
     p = s.progress
     try:
-        batch = s.fetcher.fetch()
+        batch = s.fetch_train(s.fetcher)
     except StopIteration:
         p.is_last_batch = True
         return "exhausted"

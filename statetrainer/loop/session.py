@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from statetrainer.loop import training
+from statetrainer.loop.data import Fetcher
 from statetrainer.module.optimizer import StepOptimizer
+from statetrainer.profilers import actions
 
 __all__ = ["Session"]
 
@@ -59,6 +62,12 @@ class Session:
         self.step_at_batch_start = 0    # global_step when it was fetched (an interrupt before its step rolls back)
         self.resume_decided = True      # False: the last trained batch's validate/continue decision is pending
         self.sanity_rng = None
+        # the loop's own work, each with a profiler row: plain functions unless a profiler is active
+        profiler = dispatch.profiler
+        self.fetch_train = actions.timed(profiler, actions.FETCH_TRAIN, Fetcher.fetch)   # (fetcher) -> batch
+        self.transfer = actions.timed(profiler, actions.TRANSFER, self.transfer)
+        self.backward = actions.timed(profiler, actions.BACKWARD, training.backward)     # (s, loss, ...)
+        self.zero_grad = actions.timed(profiler, actions.ZERO_GRAD, training.zero_grad)  # (s, step_opt, batch_idx)
 
     def step_optimizer_for(self, raw) -> StepOptimizer:
         for wrapped in self.step_optimizers:

@@ -8,7 +8,7 @@ import torch
 from statetrainer.errors import MisconfigurationError
 from statetrainer.machine.guards import accumulation_boundary
 
-__all__ = ["run_training_batch", "split_training_output", "manual_backward"]
+__all__ = ["run_training_batch", "split_training_output", "manual_backward", "backward", "zero_grad"]
 
 
 
@@ -38,7 +38,8 @@ def _training_step(s, batch, batch_idx) -> Any:
     return out
 
 
-def _backward(s, loss, *args, **kwargs) -> None:
+def backward(s, loss, *args, **kwargs) -> None:
+    """on_before_backward, the backward pass (or the module's override), on_after_backward."""
     d = s.dispatch
     d.call("on_before_backward", loss)
     if s.precision.scaler is None and not args and not kwargs and d.is_plain("backward"):
@@ -53,7 +54,16 @@ def manual_backward(s, loss, *args, **kwargs) -> None:
     if s.module.automatic_optimization:
         raise MisconfigurationError("manual_backward was called with automatic_optimization=True; accepted: "
                                     "set `self.automatic_optimization = False` to optimize manually.")
-    _backward(s, loss, *args, **kwargs)
+    s.backward(s, loss, *args, **kwargs)
+
+
+def zero_grad(s, step_opt, batch_idx) -> None:
+    """Clear the gradients before backward: the module's optimizer_zero_grad, or the optimizer's zero_grad."""
+    d = s.dispatch
+    if d.is_plain("optimizer_zero_grad"):
+        step_opt.optimizer.zero_grad()  # HookStubs.optimizer_zero_grad's body
+    else:
+        d.call_module("optimizer_zero_grad", s.progress.epoch, batch_idx, step_opt)
 
 
 def _automatic(s, batch, batch_idx) -> dict:
@@ -61,21 +71,18 @@ def _automatic(s, batch, batch_idx) -> dict:
     k = s.ctx.config.accumulate_grad_batches(p.epoch)
     step_opt = s.step_optimizers[0]
     d = s.dispatch
-    zero_grad = batch_idx % k == 0
+    clear_grads = batch_idx % k == 0
     holder: dict = {}
 
     def closure():
         loss, extra = split_training_output(_training_step(s, batch, batch_idx), True)
         if loss is not None and k != 1:
             loss = loss / k
-        if zero_grad:
+        if clear_grads:
             d.call("on_before_zero_grad", step_opt)
-            if d.is_plain("optimizer_zero_grad"):
-                step_opt.optimizer.zero_grad()  # HookStubs.optimizer_zero_grad's body
-            else:
-                d.call_module("optimizer_zero_grad", p.epoch, batch_idx, step_opt)
+            s.zero_grad(s, step_opt, batch_idx)
         if loss is not None:
-            _backward(s, loss)
+            s.backward(s, loss)
             holder["out"] = {"loss": loss.detach(), **extra}
         else:
             holder["out"] = {}

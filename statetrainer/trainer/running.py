@@ -62,7 +62,8 @@ def _session(trainer, fn: str, model, datamodule, **options: Any) -> Session:
                 metrics=trainer._metrics, precision=precision, strategy=trainer.strategy, config=trainer._config,
                 sources=sources, callbacks=trainer.callbacks)
     s.trainer, s.state = trainer, trainer.state
-    s.stepper = Stepper(s)
+    from statetrainer.profilers import actions
+    s.stepper = actions.timed(dispatch.profiler, actions.OPTIMIZER_STEP, Stepper(s))
     s.return_predictions = options.get("return_predictions", True)
     s.on_model_ready = functools.partial(_restore_model, ckpt_path=options.get("ckpt_path"),
                                          weights_only=options.get("weights_only"))
@@ -119,7 +120,9 @@ def run(trainer, fn: str, model, datamodule, ckpt_path, **options: Any):
     cfg.sanity_steps = trainer._config.num_sanity_val_steps
     cfg.check_val_every_n_epoch = trainer._config.check_val_every_n_epoch
     trainer._session = s
-    trainer.profiler.setup(stage=fn, local_rank=trainer.local_rank, log_dir=trainer.log_dir)
+    trainer.profiler.setup(stage=fn, local_rank=trainer.local_rank if trainer.world_size > 1 else None,
+                           log_dir=trainer.log_dir)
+    trainer.profiler.bind(model)
     import torch
     with torch.autograd.set_detect_anomaly(trainer._config.detect_anomaly):  # restores the previous mode
         drive(trainer._machine, ACTIONS, s, fn, _on_terminal, trainer.profiler)
