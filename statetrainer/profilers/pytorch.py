@@ -121,7 +121,7 @@ class PyTorchProfiler(Profiler):
         self.profiler.step()
 
     def _too_few_steps(self, kind: str) -> bool:
-        total = _steps_in_run(self.module, kind)
+        total = _steps_in_run(self.module, kind, self._stage)
         return total is not None and total < _FEWEST_STEPS
 
     # ------------------------------------------------------------------ run
@@ -197,8 +197,9 @@ def _record_every_step(step: int) -> ProfilerAction:
     return ProfilerAction.RECORD
 
 
-def _steps_in_run(module: Any, kind: str) -> float | None:
-    """How many steps of `kind` the current run takes (None when there is no trainer to ask)."""
+def _steps_in_run(module: Any, kind: str, stage: str | None) -> float | None:
+    """How many steps of `kind` the current run takes (None when there is no trainer to ask); in fit,
+    the validation steps include the sanity check's."""
     try:
         trainer = module.trainer
     except (AttributeError, RuntimeError):  # no module, or one not attached to a trainer
@@ -206,6 +207,7 @@ def _steps_in_run(module: Any, kind: str) -> float | None:
     if kind == "training_step":
         return trainer.num_training_batches
     if kind == "validation_step":
-        return sum(trainer.num_val_batches) + sum(trainer.num_sanity_val_batches)
+        sanity = sum(trainer.num_sanity_val_batches) if stage == "fit" else 0
+        return sum(trainer.num_val_batches) + sanity
     counts = trainer.num_test_batches if kind == "test_step" else trainer.num_predict_batches
     return sum(counts)

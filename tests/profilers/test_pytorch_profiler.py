@@ -200,6 +200,19 @@ def test_too_few_steps_for_the_default_schedule_records_every_step_with_a_warnin
     assert any(event.name.endswith("training_step") for event in trainer.profiler.function_events)
 
 
+@pytest.mark.parametrize(("flags", "call", "kind"), [
+    (dict(limit_train_batches=7, limit_val_batches=2), "fit", "validation_step"),  # 2 + 2 sanity steps
+    (dict(limit_val_batches=4), "validate", "validation_step"),  # no sanity check outside fit
+    (dict(limit_test_batches=4), "test", "test_step"),
+])
+def test_the_too_few_steps_rule_counts_the_steps_of_the_run(tmp_path, flags, call, kind):
+    trainer = st.Trainer(max_epochs=1, profiler=PyTorchProfiler(export_to_chrome=False),
+                         default_root_dir=str(tmp_path), logger=False, **QUIET, **flags)
+    loaders = (_loader(), _loader()) if call == "fit" else (_loader(),)
+    with pytest.warns(UserWarning, match=f"fewer than 5 steps of {kind}"):
+        getattr(trainer, call)(Net(), *loaders)
+
+
 def test_no_module_ranges_when_asked_not_to(tmp_path):
     profiler = PyTorchProfiler(dirpath=tmp_path, schedule=None, record_module_names=False, export_to_chrome=False)
     trainer = st.Trainer(max_epochs=1, limit_train_batches=2, profiler=profiler, default_root_dir=str(tmp_path),
