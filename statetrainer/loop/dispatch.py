@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from statetrainer.callbacks.callback import Callback
 from statetrainer.module.hooks import HookStubs
+from statetrainer.profilers import actions as profiled
 from statetrainer.signals import CATALOGUE
 
 __all__ = ["Dispatcher", "is_monitoring", "is_checkpointing", "ORDER"]
@@ -76,12 +77,12 @@ class Dispatcher:
     def _group(self, group: str, hook: str) -> list[Callable]:
         if group == "module":
             if self.module is not None and _overrides(self.module, HookStubs, hook):
-                return [self._wrap(getattr(self.module, hook), f"[StateModule]{type(self.module).__name__}.{hook}")]
+                return [self._wrap(getattr(self.module, hook), profiled.module_hook(self.module, hook))]
             return []
         if group == "datamodule":
             dm = self.datamodule
             if dm is not None and callable(getattr(dm, hook, None)) and _overrides_dm(dm, hook):
-                return [self._wrap(getattr(dm, hook), f"[DataModule]{type(dm).__name__}.{hook}")]
+                return [self._wrap(getattr(dm, hook), profiled.datamodule_hook(dm, hook))]
             return []
         chosen = self.callbacks
         if group == "plain_callbacks":
@@ -89,7 +90,7 @@ class Dispatcher:
         elif group == "monitoring_callbacks":
             chosen = [cb for cb in chosen if is_monitoring(cb)]
         return [self._wrap(functools.partial(getattr(cb, hook), self.sender, self.module),
-                           f"[Callback]{cb.state_key}.{hook}")
+                           profiled.callback(cb.state_key, hook))
                 for cb in chosen if _overrides(cb, Callback, hook)]
 
     def _wrap(self, fn: Callable, action: str) -> Callable:
@@ -189,7 +190,7 @@ class Dispatcher:
             if self.profiler is None:
                 result = getattr(self.module, hook)(*args, **kwargs)
             else:
-                with self.profiler.profile(f"[StateModule]{type(self.module).__name__}.{hook}"):
+                with self.profiler.profile(profiled.module_hook(self.module, hook)):
                     result = getattr(self.module, hook)(*args, **kwargs)
         finally:
             state["_current_fx_name"] = previous
@@ -213,7 +214,7 @@ class Dispatcher:
         if self.profiler is None:
             signal.send(self.sender, **payload)
         else:
-            with self.profiler.profile(f"[Signal]{signal.name}"):
+            with self.profiler.profile(profiled.signal(signal.name)):
                 signal.send(self.sender, **payload)
 
 

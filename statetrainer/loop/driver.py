@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from statetrainer.loop.interrupts import Interrupts, SignalInterrupt
+from statetrainer.profilers import actions as profiled
 
 __all__ = ["drive", "SignalInterrupt"]
 
@@ -21,7 +22,7 @@ def _wrap_actions(actions: dict, profiler) -> dict:
         return actions
     wrapped = {}
     for name, action in actions.items():
-        def timed(s, _action=action, _label=f"[State]{name}"):
+        def timed(s, _action=action, _label=profiled.state(name)):
             with profiler.profile(_label):
                 return _action(s)
         wrapped[name] = timed

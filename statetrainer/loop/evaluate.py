@@ -11,7 +11,7 @@ _KIND = {"validate": ("validation", "val"), "test": ("test", "test"), "predict":
 def _start(s) -> str:
     kind, source = _KIND[s.fn]
     loaders, limits = s.feed.evaluation(source)
-    cursor = s.feed.begin_eval(loaders, limits, in_fit=False)
+    cursor = s.feed.begin_eval(loaders, limits, in_fit=False, kind=kind)
     s.run.evaluation = EvalRun(s, kind, s.fn, cursor, inference=s.config.inference_mode,
                                keep_predictions=s.fn == "predict" and s.run.return_predictions)
     s.ctx.eval_has_next = cursor.has_next

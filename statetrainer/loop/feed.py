@@ -15,6 +15,7 @@ from statetrainer.loop import data_state
 from statetrainer.loop.data import Fetcher, count_batches, set_sampler_epoch, without_shuffle
 from statetrainer.loop.indexed import recording
 from statetrainer.loop.sources import DataSources
+from statetrainer.profilers import actions
 
 __all__ = ["Feed", "EvalCursor"]
 
@@ -25,9 +26,10 @@ _LIMIT_FLAG = {"train": "limit_train_batches", "val": "limit_val_batches", "test
 class EvalCursor:
     """Iterates several evaluation loaders in sequence, one batch per fetch."""
 
-    def __init__(self, loaders: list, limits: list):
+    def __init__(self, loaders: list, limits: list, fetch: Callable[[Fetcher], Any] = Fetcher.fetch):
         self.loaders = loaders
         self.limits = limits
+        self._fetch = fetch
         self.dl_idx = 0
         self.batch_idx = -1
         self._fetcher: Optional[Fetcher] = None
@@ -45,7 +47,7 @@ class EvalCursor:
 
     def fetch(self) -> tuple[Any, int, int]:
         """(batch, batch_idx, dataloader_idx); call after has_next() said True."""
-        batch = self._fetcher.fetch()
+        batch = self._fetch(self._fetcher)
         self.batch_idx += 1
         return batch, self.batch_idx, self.dl_idx
 
@@ -60,11 +62,15 @@ class EvalCursor:
 class Feed:
     """A run's loaders: train (one), validation in fit, and the loaders of validate/test/predict."""
 
-    def __init__(self, sources: DataSources, config, position, transfer: Callable[[Any, int], Any]):
+    def __init__(self, sources: DataSources, config, position, transfer: Callable[[Any, int], Any],
+                 profiler=None):
         self.sources = sources
         self.config = config
         self.position = position
-        self.transfer = transfer            # the precision/device/hook chain a batch goes through
+        self.profiler = profiler
+        # the precision/device/hook chain a batch goes through, and the fetches: profiler rows when one is active
+        self.transfer = actions.timed(profiler, actions.TRANSFER, transfer)
+        self._fetch = actions.timed(profiler, actions.FETCH_TRAIN, Fetcher.fetch)
         self.train_loader: Any = None
         self.train_loaded_epoch: Optional[int] = None
         self.val_loaders: Optional[list] = None
@@ -147,10 +153,10 @@ class Feed:
         return self._recorders[cursor.dl_idx].indices(cursor.batch_idx)
 
     # ------------------------------------------------------------------ evaluation batches
-    def begin_eval(self, loaders: list, limits: list, in_fit: bool) -> EvalCursor:
+    def begin_eval(self, loaders: list, limits: list, in_fit: bool, kind: str = "validation") -> EvalCursor:
         if in_fit:
             self._val_start = [data_state.capture(dl) for dl in loaders]
-        self.cursor = EvalCursor(loaders, limits)
+        self.cursor = EvalCursor(loaders, limits, actions.timed(self.profiler, actions.FETCH_EVAL[kind], Fetcher.fetch))
         return self.cursor
 
     def end_eval(self, restore: bool) -> None:
@@ -200,7 +206,7 @@ class Feed:
 
     def fetch_train(self) -> Any:
         """The next training batch (not yet transferred); StopIteration when the loader ended early."""
-        return self._fetcher.fetch()
+        return self._fetch(self._fetcher)
 
     @property
     def fetched_last(self) -> bool:

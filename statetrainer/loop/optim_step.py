@@ -16,6 +16,7 @@ from statetrainer.errors import MisconfigurationError
 from statetrainer.module.hooks import HookStubs
 from statetrainer.module.optim_config import parse_optimizers
 from statetrainer.module.optimizer import StepOptimizer
+from statetrainer.profilers import actions
 from statetrainer.signals import CATALOGUE
 
 __all__ = ["Optimization", "Accumulation", "grad_norms"]
@@ -51,7 +52,7 @@ class Accumulation:
 class Optimization:
     """Optimizers and schedulers of one run, and how a step happens."""
 
-    def __init__(self, module, dispatch, precision, position, config, metrics):
+    def __init__(self, module, dispatch, precision, position, config, metrics, profiler=None):
         self.module = module
         self.dispatch = dispatch
         self.precision = precision
@@ -64,6 +65,10 @@ class Optimization:
         self.clip_algorithm = config.gradient_clip_algorithm
         self.track_norm = config.track_grad_norm
         self._clips: Optional[bool] = None      # decided on the first step of the run
+        # the loop's own work, each a profiler row: the plain methods unless a profiler is active
+        self.step = actions.timed(profiler, actions.OPTIMIZER_STEP, self._step)
+        self.backward = actions.timed(profiler, actions.BACKWARD, self._backward)
+        self.zero_grad = actions.timed(profiler, actions.ZERO_GRAD, self._zero_grad)
 
     # ------------------------------------------------------------------ building
     def configure(self) -> None:
@@ -91,7 +96,25 @@ class Optimization:
         return raw
 
     # ------------------------------------------------------------------ the step
-    def step(self, optimizer, closure: Callable[[], Any] | None, kwargs: dict) -> Any:
+    def _backward(self, loss, *args, **kwargs) -> None:
+        """on_before_backward, the backward pass (or the module's override), on_after_backward."""
+        d = self.dispatch
+        d.call("on_before_backward", loss)
+        if self.precision.scaler is None and not args and not kwargs and d.is_plain("backward"):
+            loss.backward()  # HookStubs.backward's body
+        else:
+            self.precision.backward(loss, d, *args, **kwargs)
+        d.call("on_after_backward")
+
+    def _zero_grad(self, step_opt, batch_idx: int) -> None:
+        """Clear the gradients before backward: the module's optimizer_zero_grad, or the optimizer's zero_grad."""
+        d = self.dispatch
+        if d.is_plain("optimizer_zero_grad"):
+            step_opt.optimizer.zero_grad()  # HookStubs.optimizer_zero_grad's body
+        else:
+            d.call_module("optimizer_zero_grad", self.position.epoch, batch_idx, step_opt)
+
+    def _step(self, optimizer, closure: Callable[[], Any] | None, kwargs: dict) -> Any:
         """What `StepOptimizer.step` does: closure -> before-step hooks -> clipping -> step -> count."""
         result = self.precision.optimizer_step(optimizer, self._after_closure(optimizer, closure), **kwargs)
         self.position.global_step += 1

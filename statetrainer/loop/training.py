@@ -37,22 +37,12 @@ def _training_step(s, batch, batch_idx) -> Any:
     return out
 
 
-def _backward(s, loss, *args, **kwargs) -> None:
-    d = s.dispatch
-    d.call("on_before_backward", loss)
-    if s.precision.scaler is None and not args and not kwargs and d.is_plain("backward"):
-        loss.backward()  # HookStubs.backward's body
-    else:
-        s.precision.backward(loss, d, *args, **kwargs)
-    d.call("on_after_backward")
-
-
 def manual_backward(s, loss, *args, **kwargs) -> None:
     """`self.manual_backward(loss)`: the backward hooks around the precision-aware backward."""
     if s.module.automatic_optimization:
         raise MisconfigurationError("manual_backward was called with automatic_optimization=True; accepted: "
                                     "set `self.automatic_optimization = False` to optimize manually.")
-    _backward(s, loss, *args, **kwargs)
+    s.optim.backward(loss, *args, **kwargs)
 
 
 def _automatic(s, batch, batch_idx) -> dict:
@@ -60,21 +50,18 @@ def _automatic(s, batch, batch_idx) -> dict:
     k = p.accumulates()
     step_opt = s.optim.step_optimizers[0]
     d = s.dispatch
-    zero_grad = batch_idx % k == 0
+    clear_grads = batch_idx % k == 0
     holder: dict = {}
 
     def closure():
         loss, extra = split_training_output(_training_step(s, batch, batch_idx), True)
         if loss is not None and k != 1:
             loss = loss / k
-        if zero_grad:
+        if clear_grads:
             d.call("on_before_zero_grad", step_opt)
-            if d.is_plain("optimizer_zero_grad"):
-                step_opt.optimizer.zero_grad()  # HookStubs.optimizer_zero_grad's body
-            else:
-                d.call_module("optimizer_zero_grad", p.epoch, batch_idx, step_opt)
+            s.optim.zero_grad(step_opt, batch_idx)
         if loss is not None:
-            _backward(s, loss)
+            s.optim.backward(loss)
             holder["out"] = {"loss": loss.detach(), **extra}
         else:
             holder["out"] = {}

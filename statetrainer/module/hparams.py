@@ -30,6 +30,7 @@ from torch import nn
 from statetrainer.checkpoint.encoding import encode
 from statetrainer.checkpoint.plain import check_plain, is_plain
 from statetrainer.errors import CheckpointError, flag_error
+from statetrainer.module.attribute_dict import AttributeDict
 from statetrainer.module.hparams_loading import HPARAMS_KEYS, load_from_checkpoint
 
 __all__ = ["AttributeDict", "save_hyperparameters", "get_hparams", "get_hparams_initial",
@@ -38,28 +39,6 @@ __all__ = ["AttributeDict", "save_hyperparameters", "get_hparams", "get_hparams_
 _NON_PLAIN = ("record", "repr", "error")
 _WARNED: "weakref.WeakSet[type]" = weakref.WeakSet()  # classes already warned about their hyper-parameters
 _CO_VARARGS, _CO_VARKEYWORDS = inspect.CO_VARARGS, inspect.CO_VARKEYWORDS
-
-
-class AttributeDict(dict):
-    """A dict whose keys are also attributes: ``hparams.lr`` is ``hparams["lr"]``."""
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self[key]
-        except KeyError as missing:
-            raise AttributeError(f"no hyper-parameter named {key!r}; saved: {sorted(map(str, self))}") from missing
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        self[key] = value
-
-    def __delattr__(self, key: str) -> None:
-        del self[key]
-
-    def __repr__(self) -> str:
-        if not self:
-            return ""
-        width = max(len(str(key)) for key in self) + 3
-        return "\n".join(f"{repr(str(key)):{width}}{value}" for key, value in sorted(self.items(), key=str))
 
 
 def save_hyperparameters(obj: Any, *args: Any, ignore: str | Sequence[str] | None = None,
@@ -147,8 +126,9 @@ def _init_args(obj: Any, frame: types.FrameType | None) -> dict[str, Any]:
 
 
 def _holds_hparams(owner: Any) -> bool:
-    from statetrainer.module.hyperparameters import HyperparametersBase
-    return isinstance(owner, HyperparametersBase)
+    """An object with hyper-parameters (a HyperparametersBase; recognised by its class, which imports us)."""
+    return any(cls.__name__ == "HyperparametersBase" and cls.__module__ == "statetrainer.module.hyperparameters"
+               for cls in type(owner).__mro__)
 
 
 def _self_of(frame: types.FrameType) -> Any:

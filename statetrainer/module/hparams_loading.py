@@ -80,7 +80,7 @@ def init_kwargs_from(cls: type, checkpoint: dict, kind: str, hparams_file: Any, 
 
 def _saved_hparams(checkpoint: dict, kind: str) -> dict[str, Any]:
     """The saved hyper-parameters as a fresh dict (for a module, the keys of Lightning 0.x files first)."""
-    from statetrainer.module.hparams import AttributeDict
+    from statetrainer.module.attribute_dict import AttributeDict
     saved: dict[str, Any] = {}
     past = PAST_HPARAMS_KEYS if kind == "module" else ()
     for key in (*past, HPARAMS_KEYS[kind][0]):

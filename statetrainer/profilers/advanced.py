@@ -18,11 +18,12 @@ class AdvancedProfiler(Profiler):
     action's profile, and stopping it resumes that profile.
 
     Args:
-        dirpath, filename: write the report to a file instead of printing it (see ``Profiler``).
+        dirpath, filename: write the report to a file instead of logging it (see ``Profiler``).
         line_count_restriction: how many functions to list per action: an int, or a fraction in
             (0, 1] of them. Default 20 (Lightning's default, 1.0, lists every function).
         dump_stats: also write each action's raw stats to ``<dirpath>/<stage>-<filename>-<action>.prof``
-            (readable with ``pstats`` or snakeviz); needs a ``dirpath`` (or a trainer log_dir).
+            (the parts present; readable with ``pstats`` or snakeviz); needs a ``dirpath`` (or a trainer
+            log_dir).
         sort_by: the pstats sort key (``"cumulative"``, ``"tottime"``, ``"ncalls"``...).
     """
 
@@ -72,16 +73,8 @@ class AdvancedProfiler(Profiler):
         if not self.dirpath:
             raise ValueError("AdvancedProfiler(dump_stats=True) got dirpath=None; accepted: a folder "
                              "(or a trainer with a log_dir).")
-        path = self._stats_name(action_name)
         os.makedirs(self.dirpath, exist_ok=True)
-        self.profiled_actions[action_name].dump_stats(path)
-
-    def _stats_name(self, action_name: str) -> str:
-        saved, self.filename = self.filename, self.filename or "profile"
-        try:
-            return self.report_path(action_name, extension=".prof")
-        finally:
-            self.filename = saved
+        self.profiled_actions[action_name].dump_stats(self.report_path(action_name, extension=".prof"))
 
     def teardown(self, stage: str | None) -> None:
         super().teardown(stage)

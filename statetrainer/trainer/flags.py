@@ -51,7 +51,7 @@ FLAG_HELP: dict[str, tuple[Any, str]] = {
     "inference_mode": (True, "use torch.inference_mode (else no_grad) in validate/test/predict"),
     "use_distributed_sampler": (True, "inject a DistributedSampler when distributed"),
     "replace_sampler_ddp": (None, "old name of use_distributed_sampler"),
-    "profiler": (None, "'simple', 'advanced', or a Profiler instance"),
+    "profiler": (None, "'simple', 'advanced', 'pytorch', or a Profiler instance"),
     "detect_anomaly": (False, "torch.autograd anomaly detection"),
     "barebones": (False, "turn every extra off for the lowest overhead"),
     "plugins": (None, "ClusterEnvironment / CheckpointIO instances"),

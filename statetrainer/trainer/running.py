@@ -69,8 +69,9 @@ def _session(trainer, fn: str, model, datamodule, ckpt_path, options: dict) -> S
                        restore=Restore(functools.partial(_read_checkpoint, trainer, ckpt_path, fn,
                                                          options.get("weights_only"))))
     s = Session(fn=fn, module=model, datamodule=datamodule, callbacks=trainer.callbacks, dispatch=dispatch,
-                position=position, stop=trainer._stop, feed=Feed(sources, config, position, transfer),
-                optim=Optimization(model, dispatch, precision, position, config, trainer._metrics),
+                position=position, stop=trainer._stop,
+                feed=Feed(sources, config, position, transfer, dispatch.profiler),
+                optim=Optimization(model, dispatch, precision, position, config, trainer._metrics, dispatch.profiler),
                 metrics=trainer._metrics, precision=precision, strategy=trainer.strategy, config=config,
                 ctx=trainer._ctx, state=trainer.state, loggers=trainer.loggers, run=record)
     attach_metric_book(dispatch, trainer._metrics, position, record)
@@ -105,7 +106,9 @@ def run(trainer, fn: str, model, datamodule, ckpt_path, **options: Any):
     _prepare(trainer, fn, model, datamodule)
     s = _session(trainer, fn, model, datamodule, ckpt_path, options)
     trainer._session = s
-    trainer.profiler.setup(stage=fn, local_rank=trainer.local_rank, log_dir=trainer.log_dir)
+    trainer.profiler.setup(stage=fn, local_rank=trainer.local_rank if trainer.world_size > 1 else None,
+                           log_dir=trainer.log_dir)
+    trainer.profiler.bind(model)
     import torch
     with torch.autograd.set_detect_anomaly(trainer._config.detect_anomaly):  # restores the previous mode
         drive(trainer._machine, ACTIONS, s, fn, functools.partial(_on_terminal, trainer), trainer.profiler)
