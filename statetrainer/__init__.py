@@ -12,11 +12,16 @@ from statetrainer.module.module import StateModule
 from statetrainer.seed import seed_everything
 from statetrainer.trainer.trainer import Trainer
 
-__version__ = "0.1.0"
-__all__ = sorted(["Callback", "DataModule", "StateModule", "Trainer", "Tuner", "accelerators", "callbacks",
-                  "errors", "loggers", "plugins", "profilers", "seed_everything", "signals", "strategies"])
+# Lightning's class names, so that `lightning.pytorch` -> `statetrainer` is the whole port (docs/porting.md)
+LightningModule = StateModule
+LightningDataModule = DataModule
 
-_LAZY = {"loggers", "profilers", "strategies", "accelerators", "plugins", "Tuner"}
+__version__ = "0.1.0"
+__all__ = sorted(["Callback", "DataModule", "LightningDataModule", "LightningModule", "StateModule", "Trainer",
+                  "Tuner", "accelerators", "callbacks", "core", "errors", "loggers", "plugins", "profilers",
+                  "seed_everything", "signals", "strategies", "utilities"])
+
+_LAZY = {"loggers", "profilers", "strategies", "accelerators", "plugins", "Tuner", "core", "utilities"}
 
 
 def __getattr__(name: str):
