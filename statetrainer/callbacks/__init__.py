@@ -2,11 +2,13 @@
 from statetrainer.callbacks.callback import Callback
 
 __all__ = sorted(["Callback", "ModelCheckpoint", "EarlyStopping", "ProgressBar", "Timer", "LearningRateMonitor",
-                  "ModelSummary", "GradientAccumulationScheduler", "SignalTracer"])
+                  "ModelSummary", "GradientAccumulationScheduler", "SignalTracer", "LearningRateFinder",
+                  "BatchSizeFinder"])
 
 _WHERE = {"ModelCheckpoint": "model_checkpoint", "EarlyStopping": "early_stopping", "ProgressBar": "progress_bar",
           "Timer": "timer", "LearningRateMonitor": "lr_monitor", "ModelSummary": "model_summary",
-          "GradientAccumulationScheduler": "gradient_accumulation_scheduler", "SignalTracer": "tracer"}
+          "GradientAccumulationScheduler": "gradient_accumulation_scheduler", "SignalTracer": "tracer",
+          "LearningRateFinder": "lr_finder", "BatchSizeFinder": "batch_size_finder"}
 
 
 def __getattr__(name: str):
