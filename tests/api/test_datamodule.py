@@ -185,3 +185,16 @@ def test_a_dataset_subclass_is_wrapped():
 
     dm = st.DataModule.from_datasets(predict_dataset=Squares(), batch_size=2)
     assert batches(dm.predict_dataloader()) == [[[0.0], [1.0]], [[4.0], [9.0]]]
+
+
+@pytest.mark.parametrize("hook", ["train_dataloader", "val_dataloader", "test_dataloader", "predict_dataloader"])
+def test_a_hook_from_datasets_did_not_get_refuses_like_lightning(hook):
+    ours_cls, theirs_cls = both()
+    kinds = {"train_dataloader": "val_dataset"}
+    other = kinds.get(hook, "train_dataset")
+    ours, theirs = ours_cls.from_datasets(**{other: data()}), theirs_cls.from_datasets(**{other: data()})
+    from lightning.pytorch.utilities.exceptions import MisconfigurationException
+    with pytest.raises(MisconfigurationException, match=hook):
+        getattr(theirs, hook)()
+    with pytest.raises(st.errors.MisconfigurationError, match=hook):
+        getattr(ours, hook)()
