@@ -14,10 +14,15 @@ from statetrainer.trainer.trainer import Trainer
 
 from statetrainer.version import __version__
 
-__all__ = sorted(["Callback", "DataModule", "StateModule", "Trainer", "Tuner", "accelerators", "callbacks",
-                  "errors", "loggers", "plugins", "profilers", "seed_everything", "signals", "strategies"])
+# Lightning's class names, so that `lightning.pytorch` -> `statetrainer` is the whole port (docs/porting.md)
+LightningModule = StateModule
+LightningDataModule = DataModule
 
-_LAZY = {"loggers", "profilers", "strategies", "accelerators", "plugins", "Tuner"}
+__all__ = sorted(["Callback", "DataModule", "LightningDataModule", "LightningModule", "StateModule", "Trainer",
+                  "Tuner", "accelerators", "callbacks", "core", "errors", "loggers", "plugins", "profilers",
+                  "seed_everything", "signals", "strategies", "utilities"])
+
+_LAZY = {"loggers", "profilers", "strategies", "accelerators", "plugins", "Tuner", "core", "utilities"}
 
 
 def __getattr__(name: str):

@@ -9,7 +9,8 @@ _WHERE = {"ModelCheckpoint": "model_checkpoint", "EarlyStopping": "early_stoppin
           "LambdaCallback": "lambda_function", "Checkpoint": "checkpoint",
           "OnExceptionCheckpoint": "on_exception_checkpoint", "BasePredictionWriter": "prediction_writer",
           "ModelPruning": "pruning", "StochasticWeightAveraging": "stochastic_weight_avg",
-          "ThroughputMonitor": "throughput_monitor", "DeviceStatsMonitor": "device_stats_monitor"}
+          "ThroughputMonitor": "throughput_monitor", "DeviceStatsMonitor": "device_stats_monitor",
+          "LearningRateFinder": "lr_finder", "BatchSizeFinder": "batch_size_finder"}
 
 __all__ = sorted(["Callback", *_WHERE])
 

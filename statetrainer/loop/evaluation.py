@@ -41,15 +41,19 @@ class EvalRun:
         self.cursor = cursor
         self.inference = inference
         self.keep = keep_predictions
-        self.predictions: list[list] = [[] for _ in cursor.loaders]
+        self.predictions: dict[int, list] = {}
         self.results: list[dict] | None = None
-        self.skip = cursor.empty    # no batches at all: no hooks, no results (as Lightning)
         self._grad_ctx = None
         self._modes = None
 
     @property
     def limits(self) -> list:
         return self.cursor.limits
+
+    @property
+    def skip(self) -> bool:
+        """No batches at all: no hooks, no results (as Lightning)."""
+        return self.cursor.empty
 
     def set_results(self, results) -> None:
         self.results = results
@@ -75,7 +79,7 @@ class EvalRun:
         with s.precision.autocast():
             outputs = s.dispatch.call_module(hooks["step"], *args)
         if self.keep:
-            self.predictions[dl_idx].append(outputs)
+            self.predictions.setdefault(dl_idx, []).append(outputs)
         s.dispatch.call(hooks["batch_end"], outputs, *args)
 
     def end(self) -> None:
@@ -102,4 +106,5 @@ class EvalRun:
     def prediction_output(self) -> Any:
         if not self.keep:
             return None
-        return self.predictions[0] if len(self.predictions) == 1 else self.predictions
+        per_loader = [self.predictions.get(index, []) for index in range(len(self.cursor.loaders))]
+        return per_loader[0] if len(per_loader) == 1 else per_loader

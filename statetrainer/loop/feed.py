@@ -51,6 +51,11 @@ class EvalCursor:
         self.batch_idx += 1
         return batch, self.batch_idx, self.dl_idx
 
+    def restart(self, loaders: list, limits: list) -> None:
+        """Iterate `loaders` instead, from their start (nothing was fetched yet)."""
+        self.loaders, self.limits = loaders, limits
+        self.dl_idx, self.batch_idx, self._fetcher = 0, -1, None
+
     def at_last_of_loader(self) -> bool:
         return not self._fetcher.has_next()
 
@@ -80,6 +85,7 @@ class Feed:
         self.eval_limits: list = []
         self.cursor: Optional[EvalCursor] = None
         self._recorders: list = []                        # predict: each loader's IndexRecorder (or None)
+        self._eval_source: Optional[str] = None           # val / test / predict while validate/test/predict runs
         self._fetcher: Optional[Fetcher] = None
         self._train_epoch_start: Optional[dict] = None   # data state of the train loader at the epoch's start
         self._val_start: Optional[list] = None           # val loaders' data state when an evaluation began
@@ -135,6 +141,7 @@ class Feed:
         """The loaders of validate/test/predict (`source`: val, test, predict) and their counts. Predict
         iterates copies that record each batch's dataset indices (for prediction writers); the user's
         loaders are left as they are and `eval_loaders` shows them."""
+        self._eval_source = source
         self.eval_loaders = self.sources.load(source)
         self.eval_limits = [count_batches(dl, self.config.limits[source], _LIMIT_FLAG[source])
                             for dl in self.eval_loaders]
@@ -151,6 +158,18 @@ class Feed:
         if cursor is None or cursor.dl_idx >= len(self._recorders) or self._recorders[cursor.dl_idx] is None:
             return None
         return self._recorders[cursor.dl_idx].indices(cursor.batch_idx)
+
+    def reload(self) -> None:
+        """Load the run's loaders again from their hooks (a batch-size finder changed the batch size): the
+        training loader now if it was loaded, fit's validation loaders at their next run, and the loaders
+        of a validate/test/predict whose evaluation has not fetched a batch yet, now."""
+        self.val_loaders = None
+        if self.train_loader is not None:
+            self.train_loader = None
+            self.train()
+        cursor = self.cursor
+        if self._eval_source is not None and cursor is not None and cursor.dl_idx == 0 and cursor.batch_idx < 0:
+            cursor.restart(*self.evaluation(self._eval_source))
 
     # ------------------------------------------------------------------ evaluation batches
     def begin_eval(self, loaders: list, limits: list, in_fit: bool, kind: str = "validation") -> EvalCursor:

@@ -10,6 +10,13 @@ from statetrainer.loop.transfer import move_to_device
 __all__ = ["DataHooks"]
 
 
+def _undefined(owner: Any, hook: str) -> Exception:
+    """A loader hook left at its default was called (as Lightning, a MisconfigurationError)."""
+    from statetrainer.errors import MisconfigurationError
+    return MisconfigurationError(f"{type(owner).__name__}.{hook}() was called but {type(owner).__name__} does not "
+                                 f"define it; accepted: override `{hook}` to return the loader(s).")
+
+
 class DataHooks:
     """prepare_data / setup / teardown / *_dataloader / the three batch-transfer hooks."""
 
@@ -18,16 +25,16 @@ class DataHooks:
     def teardown(self, stage: str) -> None: ...
 
     def train_dataloader(self):
-        raise NotImplementedError
+        raise _undefined(self, "train_dataloader")
 
     def val_dataloader(self):
-        raise NotImplementedError
+        raise _undefined(self, "val_dataloader")
 
     def test_dataloader(self):
-        raise NotImplementedError
+        raise _undefined(self, "test_dataloader")
 
     def predict_dataloader(self):
-        raise NotImplementedError
+        raise _undefined(self, "predict_dataloader")
 
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         return batch

@@ -16,6 +16,11 @@ __all__ = ["StateModule"]
 class StateModule(HookStubs, HyperparametersBase, nn.Module):
     """Subclass it like a LightningModule: training_step, configure_optimizers and the hooks you need."""
 
+    # the checkpoint keys of the hyper-parameters (Lightning's names and values)
+    CHECKPOINT_HYPER_PARAMS_KEY = "hyper_parameters"
+    CHECKPOINT_HYPER_PARAMS_NAME = "hparams_name"
+    CHECKPOINT_HYPER_PARAMS_TYPE = "hparams_type"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._trainer = None

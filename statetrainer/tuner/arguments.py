@@ -49,8 +49,8 @@ def check_lr_settings(min_lr: Any, max_lr: Any, num_training: Any, early_stop_th
                       update_attr: Any, attr_name: Any) -> None:
     if not _number(min_lr) or min_lr <= 0:
         raise flag_error("min_lr", min_lr, "a number > 0")
-    if not _number(max_lr) or max_lr <= min_lr:
-        raise flag_error("max_lr", max_lr, f"a number > min_lr ({min_lr})")
+    if not _number(max_lr) or max_lr <= 0:  # below min_lr is accepted: the range test then walks downwards
+        raise flag_error("max_lr", max_lr, "a number > 0")
     check_int("num_training", num_training, 1)
     if early_stop_threshold is not None and (not _number(early_stop_threshold) or early_stop_threshold <= 0):
         raise flag_error("early_stop_threshold", early_stop_threshold, "a number > 0, or None to never stop early")
@@ -64,7 +64,7 @@ def check_batch_settings(steps_per_trial: Any, init_val: Any, max_trials: Any, b
                          margin: Any, max_val: Any) -> None:
     check_int("steps_per_trial", steps_per_trial, 1)
     check_int("init_val", init_val, 1)
-    check_int("max_trials", max_trials, 1)
+    check_int("max_trials", max_trials, 0)
     check_int("max_val", max_val, 1)
     if not isinstance(batch_arg_name, str) or not batch_arg_name:
         raise flag_error("batch_arg_name", batch_arg_name, "a non-empty str naming the batch-size attribute")

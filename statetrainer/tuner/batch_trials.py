@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -99,12 +100,20 @@ class _Trials:
             self.size = _dataset_size(loaders)
 
 
+def _warn_if_twice(model, name: str) -> None:
+    """Lightning warns when the model has both `name` and `hparams.name`: two sources for one setting."""
+    if hasattr(model, name) and name in (getattr(model, "hparams", None) or {}):
+        warnings.warn(f"`model.{name}` and `model.hparams.{name}` both exist; the batch-size finder writes its "
+                      f"result to both. Keep one of them.", UserWarning, stacklevel=4)
+
+
 def find_batch_size(trainer, model, datamodule, settings: BatchSizeSettings) -> int:
     """Search, restore everything the trials changed, and leave the found size in the model/datamodule."""
     name = settings.batch_arg_name
     if not attributes.has(model, name, datamodule):
         raise MisconfigurationError(f"`batch_arg_name` got {name!r}, which is not an attribute of the model, its "
                                     f"hparams or the datamodule; accepted: one of {attributes.describe(name)}.")
+    _warn_if_twice(model, name)
     original = attributes.read(model, name, datamodule)
     try:
         with TuningScope(trainer, model, datamodule) as scope:

@@ -119,8 +119,17 @@ def find_lr(trainer, model, train=None, val=None, datamodule=None, search: Optio
         finder._total_batch_idx = trial._position.total_batch_idx
     finder.results = {"lr": test.lrs, "loss": test.losses}
     if attr is not None:
-        lr = finder.suggestion()
-        if lr is not None and math.isfinite(lr):
-            attributes.write(model, attr, lr, datamodule)
-            log.info("Learning rate set to %s", lr)
+        _apply(trainer, model, datamodule, attr, finder.suggestion())
     return finder
+
+
+def _apply(trainer, model, datamodule, attr: str, lr: Optional[float]) -> None:
+    """The suggestion goes to the lr attribute/hparam and, as in Lightning 2.6, to the optimizers of the trainer's
+    running call (a LearningRateFinder callback's fit goes on with it)."""
+    if lr is None or not math.isfinite(lr):
+        return
+    attributes.write(model, attr, lr, datamodule)
+    for optimizer in trainer.optimizers:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+    log.info("Learning rate set to %s", lr)

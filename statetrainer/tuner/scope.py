@@ -8,7 +8,8 @@
 - the module's configure_callbacks is bypassed, so a trial runs only the tuner's callbacks.
 
 Inside the scope the user's trainer reads `state.fn == "tune"`; it keeps reading so afterwards,
-as Lightning 1.x's trainer did after `tune()`.
+as Lightning 1.x's trainer did after `tune()`. A finder callback searching from a hook of a running
+call (`live`) leaves the user's trainer's machine and state alone: that call goes on afterwards.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import torch
 
 from statetrainer.callbacks.callback import Callback
 from statetrainer.loop import rng
+from statetrainer.tuner.live import is_running
 
 __all__ = ["TuningScope"]
 
@@ -62,6 +64,7 @@ class TuningScope:
         self.keeper = _Keeper(self)
         self._weights: dict | None = None
         self._stateful: dict[int, tuple[Any, Any]] = {}
+        self.live = is_running(trainer)
 
     def __enter__(self) -> "TuningScope":
         self._modes = {name: m.training for name, m in self.model.named_modules()}
@@ -69,8 +72,9 @@ class TuningScope:
         self._progress = self.trainer._position.counters()
         self._own_hook = self.model.__dict__.get("configure_callbacks")
         self.model.__dict__["configure_callbacks"] = _no_callbacks
-        self.trainer.state.fn = "tune"
-        self.trainer._machine.fire("tune")  # idle/finished -> tuning; refused while another call runs
+        if not self.live:
+            self.trainer.state.fn = "tune"
+            self.trainer._machine.fire("tune")  # idle/finished -> tuning; refused while another call runs
         return self
 
     def capture_configured(self, trial, module) -> None:
@@ -81,10 +85,8 @@ class TuningScope:
                 self._stateful[id(obj)] = (obj, _to_cpu(obj.state_dict()))
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
-            self.trainer._machine.fire("ended")
-        else:
-            self.trainer._machine.force_terminal("interrupt" if issubclass(exc_type, KeyboardInterrupt) else "fail")
+        if not self.live:  # a running call goes on (or handles the error) by itself
+            self._leave_machine(exc_type)
         if self._own_hook is None:
             self.model.__dict__.pop("configure_callbacks", None)
         else:
@@ -99,6 +101,12 @@ class TuningScope:
         self.trainer._position.set_counters(self._progress)
         self._relink()
         return False
+
+    def _leave_machine(self, exc_type) -> None:
+        if exc_type is None:
+            self.trainer._machine.fire("ended")
+        else:
+            self.trainer._machine.force_terminal("interrupt" if issubclass(exc_type, KeyboardInterrupt) else "fail")
 
     def _relink(self) -> None:
         """After tuning the model and datamodule belong to the user's trainer again (as after a Lightning fit)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from statetrainer.states import TrainerFn
 from statetrainer.trainer.state import TrainerState
 
 __all__ = ["TuningState", "trial_trainer", "run_trial"]
@@ -17,8 +18,8 @@ class TuningState(TrainerState):
     """`trainer.state` of a trial trainer: `fn` reads "tune" whatever the trial runs."""
 
     @property
-    def fn(self) -> str:
-        return "tune"
+    def fn(self) -> TrainerFn:
+        return TrainerFn.TUNING
 
     @fn.setter
     def fn(self, value: Any) -> None:  # the runner sets fit/validate/...; a trial stays "tune"

@@ -37,6 +37,7 @@ class Tuner:
         args.check_loaders(method, train_dataloaders, val_dataloaders, dataloaders)
         mode = args.check_choice("mode", mode, ("linear", "exponential"))
         args.check_lr_settings(min_lr, max_lr, num_training, early_stop_threshold, update_attr, attr_name)
+        self._refuse_configured("LearningRateFinder", "lr_find")
         model, train, datamodule = self._inputs(model, train_dataloaders, datamodule)
         if self._skipped_by_fast_dev_run("learning rate finder"):
             return None
@@ -54,6 +55,7 @@ class Tuner:
         args.check_loaders(method, train_dataloaders, val_dataloaders, dataloaders)
         mode = args.check_choice("mode", mode, ("power", "binsearch"))
         args.check_batch_settings(steps_per_trial, init_val, max_trials, batch_arg_name, margin, max_val)
+        self._refuse_configured("BatchSizeFinder", "scale_batch_size")
         model, train, datamodule = self._inputs(model, train_dataloaders, datamodule)
         given = [name for name, value in (("train_dataloaders", train), ("val_dataloaders", val_dataloaders),
                                           ("dataloaders", dataloaders)) if value is not None]
@@ -109,6 +111,15 @@ class Tuner:
             raise flag_error("model", type(model).__name__, "a statetrainer.StateModule instance")
         train, datamodule = split_datamodule(train, datamodule, "train_dataloaders")
         return model, train, datamodule
+
+    def _refuse_configured(self, name: str, method: str) -> None:
+        """As Lightning: the finder runs either as the trainer's callback or through the Tuner, not both."""
+        import statetrainer.callbacks as callbacks
+        finder = getattr(callbacks, name)
+        if any(isinstance(cb, finder) for cb in self._trainer.callbacks):
+            raise MisconfigurationError(f"Tuner.{method} got a trainer that already has a {name} callback; "
+                                        f"accepted: the callback (it runs when fit starts) or Tuner.{method}, "
+                                        "not both.")
 
     def _skipped_by_fast_dev_run(self, what: str) -> bool:
         if self._trainer._config.fast_dev_run:

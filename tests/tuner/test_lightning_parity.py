@@ -52,3 +52,23 @@ def test_batch_size_finder_matches_lightning(tmp_path, monkeypatch, mode, limit,
     assert ours == theirs == ours_model.batch_size == theirs_model.batch_size
     assert theirs_model.sizes[:3] == [8, 8, 8] and ours_model.sizes[:3] == [2, 2, 2]
     assert ours_model.sizes[3:] == theirs_model.sizes[3:]
+
+
+def test_lr_finder_range_downwards_matches_lightning(tmp_path):
+    settings = dict(min_lr=1.0, max_lr=1e-3, num_training=6, update_attr=False)
+    torch.manual_seed(0)
+    theirs = LightningTuner(lightning_trainer(tmp_path)).lr_find(LightningRegression(n=64), **settings)
+    torch.manual_seed(0)
+    ours = st.Tuner(trainer()).lr_find(Regression(n=64), **settings)
+    assert ours.results["lr"] == theirs.results["lr"] and ours.results["lr"][0] == 1.0
+    assert all(1e-3 <= lr <= 1.0 for lr in ours.results["lr"])
+
+
+@pytest.mark.parametrize("mode", ["power", "binsearch"])
+def test_no_trials_matches_lightning(tmp_path, monkeypatch, mode):
+    monkeypatch.setattr("lightning.pytorch.tuner.batch_size_scaling.garbage_collection_cuda", lambda: None)
+    theirs = LightningTuner(lightning_trainer(tmp_path)).scale_batch_size(LightningRegression(), mode=mode,
+                                                                           max_trials=0)
+    ours_model = Regression()
+    ours = st.Tuner(trainer()).scale_batch_size(ours_model, mode=mode, max_trials=0)
+    assert ours == theirs == ours_model.batch_size == {"power": 2, "binsearch": 1}[mode]

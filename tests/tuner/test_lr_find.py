@@ -184,7 +184,7 @@ class TwoOptimizers(Regression):
     (dict(method="validate"), r"`method` got 'validate'; accepted: 'fit'"),
     (dict(mode="cosine"), r"`mode` got 'cosine'; accepted: 'linear', 'exponential'"),
     (dict(min_lr=0), r"`min_lr` got 0; accepted: a number > 0"),
-    (dict(min_lr=0.1, max_lr=0.01), r"`max_lr` got 0.01; accepted: a number > min_lr \(0.1\)"),
+    (dict(min_lr=0.1, max_lr=0), r"`max_lr` got 0; accepted: a number > 0"),
     (dict(num_training=0), r"`num_training` got 0; accepted: an int >= 1"),
     (dict(early_stop_threshold=-1), r"`early_stop_threshold` got -1; accepted: a number > 0, or None"),
     (dict(attr_name="nope"), r"`attr_name` got 'nope', which is not an attribute .*accepted: one of `model.nope`"),

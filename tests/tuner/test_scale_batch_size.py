@@ -117,3 +117,15 @@ def test_skipped_under_fast_dev_run():
     with pytest.warns(UserWarning, match="Skipping the batch size finder"):
         assert st.Tuner(trainer(fast_dev_run=2)).scale_batch_size(model) is None
     assert model.batch_size == 8 and model.sizes == []
+
+
+def test_a_size_held_by_the_model_and_its_hparams_warns():
+    class Twice(Regression):
+        def __init__(self, batch_size=4):
+            super().__init__(batch_size=batch_size)
+            self.save_hyperparameters()
+
+    model = Twice()
+    with pytest.warns(UserWarning, match=r"`model.batch_size` and `model.hparams.batch_size` both exist"):
+        size = st.Tuner(trainer()).scale_batch_size(model, max_trials=2)
+    assert size == model.batch_size == model.hparams.batch_size == 4
