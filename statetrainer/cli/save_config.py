@@ -52,7 +52,15 @@ class SaveConfigCallback(Callback):
                 "save_config_kwargs={'overwrite': True}), or StateCLI(save_config_callback=None) to save nothing.")
         if trainer.is_global_zero:
             os.makedirs(log_dir, exist_ok=True)
-            self.parser.save(self.config, path, skip_none=False, overwrite=self.overwrite, multifile=self.multifile)
+            self.parser.save(self.config, path, overwrite=self.overwrite, multifile=self.multifile,
+                             **_keep_unset())
 
     def save_config(self, trainer: Any, pl_module: Any, stage: str) -> None:
         """Override to store the config elsewhere as well (called once, on global rank 0)."""
+
+
+def _keep_unset() -> dict:
+    """The keyword that keeps None values in the file (jsonargparse renamed it in 4.49)."""
+    from statetrainer.cli.dependency import jsonargparse
+    version = tuple(int(part) for part in jsonargparse().__version__.split(".")[:2] if part.isdigit())
+    return {"skip_unset": False} if version >= (4, 49) else {"skip_none": False}
