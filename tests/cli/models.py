@@ -71,6 +71,10 @@ class RandomData(st.DataModule):
         y = x.sum(dim=1, keepdim=True) + 0.1 * torch.randn(rows, 1, generator=generator)
         self.dataset = TensorDataset(x, y)
 
+    @property
+    def num_features(self) -> int:
+        return self.hparams.num_features
+
     def loader(self):
         return DataLoader(self.dataset, batch_size=self.hparams.batch_size)
 
