@@ -48,6 +48,7 @@ def is_subsequence(lines: list[str], text: str) -> bool:
     return all(any(line == candidate for candidate in remaining) for line in lines)
 
 
+@pytest.mark.slow
 def test_worked_example_runs_as_printed(project, monkeypatch, capsys):
     fit, show, override, validate = commands()
     run_program(fit, monkeypatch)
@@ -67,6 +68,7 @@ def test_worked_example_runs_as_printed(project, monkeypatch, capsys):
     assert (project / "lightning_logs" / "version_2" / "config.yaml").is_file()
 
 
+@pytest.mark.slow
 def test_printed_config_reruns_to_the_same_weights(project, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         run_program(commands()[1], monkeypatch)

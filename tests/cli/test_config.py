@@ -103,7 +103,6 @@ def test_trainer_defaults_are_defaults_and_their_callbacks_always_added(tmp_path
 
 
 def test_seed_everything_default_seeds_and_is_written_back(monkeypatch):
-    monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
     run = built(seed_everything_default=123)
     assert run.config["seed_everything"] == 123
     first = torch.rand(1)

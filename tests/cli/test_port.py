@@ -103,6 +103,7 @@ def test_port_renames_only_imports_and_names():
     assert not re.search(r"^\s*(from|import) lightning", port(source), re.M)
 
 
+@pytest.mark.slow
 def test_plain_program_trains_the_same_and_resumes_the_same(both, tmp_path):
     pair = both("plain_cli.py")
     reference, ported = run_both(pair, tmp_path, ["--model.hidden=6", "--data.batch_size=8"])
@@ -121,6 +122,7 @@ def test_plain_program_trains_the_same_and_resumes_the_same(both, tmp_path):
     assert tested[1] == pytest.approx(tested[0], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_subclassed_program_with_links_and_optimizer_option_trains_the_same(both, tmp_path):
     pair = both("linked_cli.py")
     args = ["--data.batch_size=6", "--data.dims=7", "--optimizer=Adam", "--optimizer.lr=0.02",
