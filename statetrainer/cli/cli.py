@@ -294,7 +294,7 @@ class StateCLI:
 
     # ------------------------------------------------------------------ running
     def _run_subcommand(self, subcommand: str) -> None:
-        """before_<subcommand>(), then the trainer method (or this CLI's own method of that name), then after_<...>()."""
+        """before_<subcommand>(), the trainer method (or this CLI's method of that name), after_<subcommand>()."""
         before = getattr(self, f"before_{subcommand}", None)
         if callable(before):
             before()

@@ -45,6 +45,10 @@ class StateArgumentParser(_jap.ArgumentParser):
     def add_lightning_class_args(self, lightning_class: Union[type, Callable[..., Any]], nested_key: str,
                                  subclass_mode: bool = False, required: bool = True) -> list[str]:
         """Options for a Trainer, StateModule, DataModule or Callback class (or a function returning one)."""
+        from statetrainer.cli.trainer_arguments import builds_trainer, trainer_flags_class
+        if builds_trainer(lightning_class):
+            return self.add_class_arguments(trainer_flags_class(lightning_class), nested_key, fail_untyped=False,
+                                            instantiate=False, sub_configs=True)
         if callable(lightning_class) and not isinstance(lightning_class, type):
             lightning_class = _jap.class_from_function(lightning_class)
         if not (isinstance(lightning_class, type) and issubclass(lightning_class, _core_classes())):
@@ -52,15 +56,10 @@ class StateArgumentParser(_jap.ArgumentParser):
                 f"add_lightning_class_args got {lightning_class!r}; accepted: a subclass of Trainer, StateModule, "
                 "DataModule or Callback, or a function that returns one.")
         from statetrainer.callbacks.callback import Callback
-        from statetrainer.trainer.trainer import Trainer
         if issubclass(lightning_class, Callback):
             self.callback_keys.append(nested_key)
         if subclass_mode:
             return self.add_subclass_arguments(lightning_class, nested_key, fail_untyped=False, required=required)
-        if issubclass(lightning_class, Trainer):
-            from statetrainer.cli.trainer_arguments import trainer_flags_class
-            return self.add_class_arguments(trainer_flags_class(lightning_class), nested_key, fail_untyped=False,
-                                            instantiate=False, sub_configs=True)
         return self.add_class_arguments(lightning_class, nested_key, fail_untyped=False, sub_configs=True)
 
     def add_optimizer_args(self, optimizer_class: Any = (torch.optim.Optimizer,), nested_key: str = "optimizer",

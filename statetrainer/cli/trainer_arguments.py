@@ -14,7 +14,8 @@ from typing import Any, Optional
 from statetrainer.cli.trainer_types import FLAG_TYPES
 from statetrainer.trainer.flags import FLAG_HELP
 
-__all__ = ["trainer_flags_class", "flag_parameters", "SUBCOMMAND_ARGUMENTS", "subcommand_description"]
+__all__ = ["trainer_flags_class", "builds_trainer", "flag_parameters", "SUBCOMMAND_ARGUMENTS",
+           "subcommand_description"]
 
 KEYWORD = inspect.Parameter.KEYWORD_ONLY
 CKPT_HELP = ("checkpoint to start from: a path, 'last' or 'best' (as the trainer method takes it); "
@@ -39,7 +40,9 @@ SUBCOMMAND_ARGUMENTS: dict[str, tuple[tuple[str, Any, Any, str], ...]] = {
 
 def subcommand_description(trainer_class: Any, subcommand: str) -> str:
     """The first line of the trainer method's docstring, for the subcommand's help."""
-    doc = inspect.getdoc(getattr(trainer_class, subcommand, None)) or f"Run trainer.{subcommand}."
+    from statetrainer.trainer.trainer import Trainer
+    method = getattr(trainer_class, subcommand, None) or getattr(Trainer, subcommand)
+    doc = inspect.getdoc(method) or f"Run trainer.{subcommand}."
     return doc.strip().splitlines()[0]
 
 
@@ -49,15 +52,17 @@ def flag_parameters() -> list[inspect.Parameter]:
             for name, (default, _) in FLAG_HELP.items()]
 
 
-def _own_parameters(trainer_class: type) -> tuple[list[inspect.Parameter], dict[str, str], bool]:
-    """A Trainer subclass's own typed ``__init__`` parameters, their docs, and whether it takes **kwargs."""
+def _own_parameters(factory: Any) -> tuple[list[inspect.Parameter], dict[str, str], bool]:
+    """The typed parameters of a Trainer subclass's ``__init__`` (or of a function that returns a
+    trainer), their docs, and whether it takes **kwargs (passed on to the Trainer)."""
     from statetrainer.trainer.trainer import Trainer
-    init = trainer_class.__init__
+    init = factory.__init__ if isinstance(factory, type) else factory
     if init is Trainer.__init__:
         return [], {}, True
     hints = typing.get_type_hints(init)
+    params = list(inspect.signature(init).parameters.values())
     own, takes_kwargs = [], False
-    for param in list(inspect.signature(init).parameters.values())[1:]:
+    for param in params[1:] if isinstance(factory, type) else params:
         if param.kind is inspect.Parameter.VAR_KEYWORD:
             takes_kwargs = True
         elif param.kind is not inspect.Parameter.VAR_POSITIONAL:
@@ -78,8 +83,9 @@ def _docstring(params: list[inspect.Parameter], helps: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def trainer_flags_class(trainer_class: type) -> type:
-    """A class whose typed ``__init__`` lists the flags ``trainer_class(**flags)`` accepts."""
+def trainer_flags_class(trainer_class: Any) -> type:
+    """A class whose typed ``__init__`` lists the flags ``trainer_class(**flags)`` accepts (a Trainer
+    class, or a function that builds one)."""
     own, own_help, takes_kwargs = _own_parameters(trainer_class)
     named = {param.name for param in own}
     params = own + ([param for param in flag_parameters() if param.name not in named] if takes_kwargs else [])
@@ -98,3 +104,12 @@ def trainer_flags_class(trainer_class: type) -> type:
     namespace = {"__init__": __init__, "__doc__": doc, "__module__": trainer_class.__module__,
                  "__qualname__": trainer_class.__qualname__}
     return type(trainer_class.__name__, (), namespace)
+
+
+def builds_trainer(factory: Any) -> bool:
+    """Whether `factory` is a Trainer class or a function annotated to return one."""
+    from statetrainer.trainer.trainer import Trainer
+    if isinstance(factory, type):
+        return issubclass(factory, Trainer)
+    returned = typing.get_type_hints(factory).get("return") if callable(factory) else None
+    return isinstance(returned, type) and issubclass(returned, Trainer)

@@ -19,14 +19,16 @@ def test_config_is_written_in_the_loggers_folder_and_reruns_the_same(tmp_path):
     run = fit(tmp_path, "--model.hidden=5", "--trainer.logger+=CSVLogger", f"--trainer.logger.save_dir={tmp_path}")
     folder = tmp_path / "lightning_logs" / "version_0"
     assert run.trainer.log_dir == str(folder)
-    assert sorted(path.name for path in folder.iterdir()) == ["checkpoints", "config.yaml", "hparams.yaml", "metrics.csv"]
+    assert sorted(path.name for path in folder.iterdir()) == ["checkpoints", "config.yaml", "hparams.yaml",
+                                                              "metrics.csv"]
     text = (folder / "config.yaml").read_text()
     assert text.startswith("# statetrainer==")
     saved = yaml.safe_load(text)
     assert saved["model"] == {"hidden": 5, "lr": 0.1, "in_features": 4}
     assert saved["seed_everything"] == 0 and saved["trainer"]["max_epochs"] == 1
     assert saved["trainer"]["gradient_clip_val"] is None  # None values are kept: the file is the whole config
-    again = StateCLI(Regressor, RandomData, save_config_callback=None, args=["fit", "--config", str(folder / "config.yaml")])
+    again = StateCLI(Regressor, RandomData, save_config_callback=None,
+                     args=["fit", "--config", str(folder / "config.yaml")])
     for key, value in run.model.state_dict().items():
         assert again.model.state_dict()[key].equal(value)
 

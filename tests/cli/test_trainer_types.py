@@ -121,3 +121,18 @@ def test_every_init_argument_of_the_builtins_has_a_type_jsonargparse_resolves(na
     wanted = [p.name for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
               if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
     assert sorted(key[2:] for key in added) == sorted(wanted)
+
+
+def test_a_function_that_builds_the_trainer_gives_its_own_options():
+    def make_trainer(note: str = "a", max_epochs: int = 2) -> Trainer:
+        trainer = Trainer(max_epochs=max_epochs, logger=False)
+        trainer.note = note
+        return trainer
+
+    with pytest.warns(UserWarning, match="make_trainer takes no `callbacks`"):
+        run = StateCLI(run=False, trainer_class=make_trainer, args=["--model=tests.cli.models.Regressor",
+                                                                     "--trainer.note=b", "--trainer.max_epochs=3"])
+    assert run.trainer.note == "b" and run.trainer.max_epochs == 3
+    with pytest.raises(SystemExit):  # only the function's own arguments: it takes no **flags
+        StateCLI(run=False, trainer_class=make_trainer, args=["--model=tests.cli.models.Regressor",
+                                                               "--trainer.min_epochs=1"])
