@@ -13,10 +13,10 @@ from statetrainer.seed import seed_everything
 from statetrainer.trainer.trainer import Trainer
 
 __version__ = "0.1.0"
-__all__ = sorted(["Callback", "DataModule", "StateModule", "Trainer", "Tuner", "accelerators", "callbacks",
+__all__ = sorted(["Callback", "DataModule", "StateModule", "Trainer", "Tuner", "accelerators", "callbacks", "cli",
                   "errors", "loggers", "plugins", "profilers", "seed_everything", "signals", "strategies"])
 
-_LAZY = {"loggers", "profilers", "strategies", "accelerators", "plugins", "Tuner"}
+_LAZY = {"loggers", "profilers", "strategies", "accelerators", "plugins", "cli", "Tuner"}
 
 
 def __getattr__(name: str):

@@ -122,3 +122,8 @@ def test_args_as_a_dict_per_subcommand_or_flat_with_run_false(tmp_path):
 def test_datamodule_is_optional_without_a_datamodule_class(tmp_path):
     run = StateCLI(Regressor, run=False, args=[f"--trainer.default_root_dir={tmp_path}"])
     assert run.datamodule is None and isinstance(run.model, Regressor)
+
+
+def test_statetrainer_cli_is_reachable_from_the_top_package():
+    import statetrainer as st
+    assert st.cli.StateCLI is StateCLI and "cli" in st.__all__
