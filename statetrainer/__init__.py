@@ -19,10 +19,10 @@ LightningModule = StateModule
 LightningDataModule = DataModule
 
 __all__ = sorted(["Callback", "DataModule", "LightningDataModule", "LightningModule", "StateModule", "Trainer",
-                  "Tuner", "accelerators", "callbacks", "core", "errors", "loggers", "plugins", "profilers",
+                  "Tuner", "accelerators", "callbacks", "cli", "core", "errors", "loggers", "plugins", "profilers",
                   "seed_everything", "signals", "strategies", "utilities"])
 
-_LAZY = {"loggers", "profilers", "strategies", "accelerators", "plugins", "Tuner", "core", "utilities"}
+_LAZY = {"loggers", "profilers", "strategies", "accelerators", "plugins", "cli", "Tuner", "core", "utilities"}
 
 
 def __getattr__(name: str):

@@ -235,3 +235,61 @@ def test_command_line_demo_reports_a_falling_loss(tmp_path, capsys):
     assert f"logs: {tmp_path}" in out
     best = re.search(r"^checkpoints: .* \(best: (.+)\)$", out, re.M)
     assert best and Path(best.group(1)).is_file(), out
+
+
+# --- the command lines: today's flags and the StateCLI entry -----------------------------
+
+
+def test_plain_help_shows_the_demos_own_defaults(capsys):
+    from statetrainer.demos.transformer import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 4)" in text and "(default: 150)" in text and "(default: 20)" in text
+    assert "(default: None)" not in text.split("--max_epochs MAX_EPOCHS", 2)[2].split("--min_epochs")[0]
+    assert "fit --help" in text
+
+
+def test_cli_entry_prints_a_config_with_the_demos_defaults(capsys):
+    pytest.importorskip("jsonargparse")
+    import yaml
+
+    from statetrainer.demos.transformer import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", "--model.d_model=48", "--print_config"])
+    assert stop.value.code == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["seed_everything"] == 42 and config["sample_words"] == 40
+    assert (config["trainer"]["max_epochs"], config["trainer"]["limit_train_batches"]) == (4, 150)
+    assert config["model"]["d_model"] == 48 and "vocab_size" not in config["model"]  # linked from the data
+    assert config["data"]["seq_len"] == 32
+
+
+TINY = {"seq_len": 16, "batch_size": 16, "train_stride": 16, "d_model": 32, "n_heads": 2, "n_layers": 1, "d_ff": 64,
+        "lr": 0.01, "warmup_steps": 5}
+TINY_TRAINER = {"max_epochs": 1, "limit_train_batches": 20, "limit_val_batches": 4, "limit_test_batches": 4,
+                "enable_progress_bar": "False"}
+
+
+def report_lines(out: str) -> list[str]:
+    """The demo's output without the timing and the folders (they differ between two runs)."""
+    keep = ("validation loss:", "test loss:", "stop reason:", "sample", "  ")
+    return [line for line in out.splitlines() if line.startswith(keep) and "|" not in line]
+
+
+@pytest.mark.slow
+def test_cli_entry_trains_exactly_as_the_plain_flags_do(tmp_path, capsys):
+    pytest.importorskip("jsonargparse")
+    from statetrainer.demos.transformer import main
+
+    plain = [f"--{k}={v}" for k, v in {**TINY, **TINY_TRAINER}.items()] + ["--sample_words=8"]
+    assert main([*plain, f"--default_root_dir={tmp_path / 'plain'}"]) == 0
+    expected = report_lines(capsys.readouterr().out)
+    data = {"seq_len", "batch_size", "train_stride"}
+    cli = [f"--{'data' if k in data else 'model'}.{k}={v}" for k, v in TINY.items()]
+    cli += [f"--trainer.{k}={v}" for k, v in TINY_TRAINER.items()] + ["--sample_words=8"]
+    assert main(["fit", *cli, f"--trainer.default_root_dir={tmp_path / 'cli'}"]) == 0
+    assert report_lines(capsys.readouterr().out) == expected and len(expected) >= 4
+    assert (tmp_path / "cli" / "lightning_logs" / "version_0" / "config.yaml").is_file()

@@ -33,6 +33,16 @@ class CorpusDataModule(st.DataModule):
         num_workers: int = 0,
         corpus_path: str | None = None,
     ) -> None:
+        """
+        Args:
+            seq_len: tokens per window
+            batch_size: windows per batch
+            train_stride: tokens between the starts of two training windows
+            val_fraction: share of the paragraphs used for validation
+            test_fraction: share of the paragraphs used for testing
+            num_workers: DataLoader worker processes
+            corpus_path: a text file to train on instead of the shipped corpus
+        """
         super().__init__()
         self.save_hyperparameters()
         self.text = read_corpus(Path(corpus_path) if corpus_path else CORPUS_FILE)

@@ -30,6 +30,19 @@ class TransformerLanguageModel(st.StateModule):
         weight_decay: float = 0.01,
         warmup_steps: int = 30,
     ) -> None:
+        """
+        Args:
+            vocab_size: number of word ids (from the data module)
+            seq_len: longest context, in tokens
+            d_model: embedding width
+            n_heads: attention heads per layer
+            n_layers: Transformer encoder layers
+            d_ff: feed-forward width
+            dropout: dropout probability in every layer
+            lr: AdamW learning rate after the warm-up
+            weight_decay: AdamW weight decay
+            warmup_steps: optimizer steps of linear learning-rate warm-up
+        """
         super().__init__()
         self.save_hyperparameters()
         self.embed = nn.Embedding(vocab_size, d_model)

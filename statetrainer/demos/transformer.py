@@ -3,6 +3,10 @@
 Every Trainer flag is accepted on the command line (``--max_epochs 3``, ``--accelerator cpu``,
 ``--limit_train_batches 0.5`` ...), next to the model's and the data's own arguments. The
 defaults train for about a minute on two CPU cores (600 steps); ``--help`` lists everything.
+
+Starting with a subcommand runs the same demo through StateCLI instead (config files, dotted
+options; needs ``pip install "statetrainer[cli]"``): ``python -m statetrainer.demos.transformer
+fit --config demo.yaml --trainer.max_epochs=2``; ``fit --help`` lists those options.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ PROMPT = "a new pump starts in the"
 DATA_ARGS = ("seq_len", "batch_size", "train_stride")
 MODEL_ARGS = ("d_model", "n_heads", "n_layers", "d_ff", "dropout", "lr", "weight_decay", "warmup_steps")
 TRAINER_DEFAULTS = {"max_epochs": 4, "limit_train_batches": 150, "log_every_n_steps": 20}
+SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m statetrainer.demos.transformer",
         description="Train a small Transformer language model on the shipped machines corpus.",
+        epilog="The same demo with config files: python -m statetrainer.demos.transformer fit --help",
     )
     group = parser.add_argument_group("demo")
     group.add_argument("--seed", type=int, default=42, help="seed for every random generator")
@@ -53,7 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     st.Trainer.add_argparse_args(parser)
     parser.set_defaults(**TRAINER_DEFAULTS)
+    show_actual_defaults(parser)
     return parser
+
+
+def show_actual_defaults(parser: argparse.ArgumentParser) -> None:
+    """Make each option's "(default: ...)" show the parser's default, not the Trainer's."""
+    for action in parser._actions:
+        if action.help and "(default: " in action.help:
+            text = action.help[: action.help.rindex("(default: ")].replace("%", "%%")
+            action.help = text + "(default: %(default)r)"
 
 
 def build(args: argparse.Namespace):
@@ -79,6 +94,10 @@ def first_value(results: list, key: str) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        from statetrainer.demos.cli import main as cli_main
+        return cli_main(argv)
     args = build_parser().parse_args(argv)
     if args.num_threads > 0:
         torch.set_num_threads(args.num_threads)

@@ -1,7 +1,8 @@
-"""Generate docs/fsm.md (from statetrainer/machine) and docs/signals.md (from the signal catalogue).
+"""Generate docs/fsm.md (from statetrainer/machine), docs/signals.md (from the signal catalogue) and
+docs/flags.md (from the Trainer's flag table and the CLI's types for it).
 
-    .venv/bin/python tests/core/gen_docs.py          # rewrite both files
-    .venv/bin/python tests/core/gen_docs.py --check  # exit 1 if either is stale
+    .venv/bin/python tests/core/gen_docs.py          # rewrite the files
+    .venv/bin/python tests/core/gen_docs.py --check  # exit 1 if any is stale
 
 tests/core/test_docs_current.py fails when a committed file differs from what this prints.
 """
@@ -17,6 +18,7 @@ if str(ROOT) not in sys.path:
 from statetrainer.machine.diagram import markdown_table, mermaid  # noqa: E402
 from statetrainer.machine.table import STATES, TRANSITIONS  # noqa: E402
 from statetrainer.signals import CATALOGUE  # noqa: E402
+from statetrainer.trainer.flags import FLAG_HELP  # noqa: E402
 
 COMMAND = "`.venv/bin/python tests/core/gen_docs.py`"
 TARGETS = {"cb": "Callback", "mod": "StateModule", "dm": "DataModule"}
@@ -88,7 +90,58 @@ def signals_md() -> str:
     return "\n".join(lines) + "\n"
 
 
-DOCS = {"docs/fsm.md": fsm_md, "docs/signals.md": signals_md}
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _flag_rows() -> list[str]:
+    from statetrainer.cli.trainer_types import FLAG_TYPES
+    from statetrainer.cli.type_words import describe_type
+    rows = ["| flag | default | accepted | what it does |", "|---|---|---|---|"]
+    for name, (default, help_text) in FLAG_HELP.items():
+        rows.append(f"| `{name}` | `{default!r}` | {_cell(describe_type(FLAG_TYPES[name]))} | {_cell(help_text)} |")
+    return rows
+
+
+def _subcommand_rows() -> list[str]:
+    from statetrainer.cli.trainer_arguments import SUBCOMMAND_ARGUMENTS
+    from statetrainer.cli.type_words import describe_type
+    rows = ["| subcommand | option | default | accepted | what it does |", "|---|---|---|---|---|"]
+    for subcommand, arguments in SUBCOMMAND_ARGUMENTS.items():
+        for name, annotation, default, help_text in arguments:
+            rows.append(f"| `{subcommand}` | `--{name}` | `{default!r}` | {_cell(describe_type(annotation))} | "
+                        f"{_cell(help_text)} |")
+    return rows
+
+
+def flags_md() -> str:
+    return "\n".join([
+        "# Trainer flags",
+        "",
+        f"Generated from `statetrainer/trainer/flags.py` (defaults, help) and `statetrainer/cli/trainer_types.py`",
+        f"(accepted values) by {COMMAND}; do not edit by hand (tests/core/test_docs_current.py fails",
+        "when this file is stale).",
+        "",
+        f"The {len(FLAG_HELP)} keyword arguments of `Trainer(...)`. The same names work as `--name value` with",
+        "`Trainer.add_argparse_args`, and as `--trainer.name=value` or under `trainer:` in a config file",
+        "with `StateCLI` (docs/cli.md). A default of `None` means \"the Trainer decides\"; the text says what",
+        "it decides. A value outside the accepted ones is refused when the Trainer is built, with an error",
+        "naming the flag, the value and what is accepted. Classes (`Callback`, `Logger`, ...) are given in",
+        "a config file as `class_path` (and `init_args`).",
+        "",
+        *_flag_rows(),
+        "",
+        "## Subcommand options (StateCLI)",
+        "",
+        "The arguments of `trainer.fit/validate/test/predict` that the command line sets; the model and the",
+        "data module come from the config.",
+        "",
+        *_subcommand_rows(),
+        "",
+    ])
+
+
+DOCS = {"docs/fsm.md": fsm_md, "docs/signals.md": signals_md, "docs/flags.md": flags_md}
 
 
 def stale() -> list[str]:

@@ -37,3 +37,13 @@ def test_check_mode_reports_stale_file(tmp_path, monkeypatch, capsys):
     assert gen_docs.main(["--check"]) == 1
     assert "docs/fsm.md is stale: run `.venv/bin/python tests/core/gen_docs.py`" in capsys.readouterr().out
     assert gen_docs.main([]) == 0 and gen_docs.main(["--check"]) == 0
+
+
+def test_flags_doc_lists_every_flag_with_its_default_type_and_help():
+    from statetrainer.trainer.flags import FLAG_HELP
+    text = gen_docs.flags_md()
+    rows = [line for line in text.split("## Subcommand")[0].splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == list(FLAG_HELP)
+    assert "| `max_epochs` | `None` | an int or None | stop after this many epochs" in text
+    assert "| `gradient_clip_algorithm` | `None` | 'norm', 'value' or None |" in text
+    assert "| `fit` | `--ckpt_path` | `None` | a str or None |" in text
