@@ -58,7 +58,7 @@ class ModelPruning(Callback):
 
     PARAMETER_NAMES = ("weight", "bias")
 
-    def __init__(self, pruning_fn: Union[Callable, str], parameters_to_prune: Sequence = (),
+    def __init__(self, pruning_fn: Union[str, Callable], parameters_to_prune: Sequence = (),
                  parameter_names: Optional[list[str]] = None, use_global_unstructured: bool = True,
                  amount: Amount = 0.5, apply_pruning: Union[bool, Callable[[int], bool]] = True,
                  make_pruning_permanent: bool = True,

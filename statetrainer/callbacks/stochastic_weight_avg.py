@@ -42,7 +42,7 @@ class StochasticWeightAveraging(Callback):
 
     def __init__(self, swa_lrs: Union[float, list[float]], swa_epoch_start: Union[int, float] = 0.8,
                  annealing_epochs: int = 10, annealing_strategy: str = "cos", avg_fn: Optional[AvgFn] = None,
-                 device: Optional[Union[torch.device, str]] = torch.device("cpu")) -> None:
+                 device: Optional[Union[str, torch.device]] = "cpu") -> None:
         _check_arguments(swa_lrs, swa_epoch_start, annealing_epochs, annealing_strategy, avg_fn, device)
         self._swa_lrs = swa_lrs
         self._swa_epoch_start = swa_epoch_start

@@ -318,7 +318,9 @@ class StateCLI:
         seed = self._get(self.config, "seed_everything")
         if seed is False:
             return
-        used = seed_everything(None if seed is True else seed, workers=True)
+        # True: PL_GLOBAL_SEED when set, else 0 (Lightning's CLI gives the same), without seed_everything's
+        # "no seed" warning: asking for True is not forgetting the seed
+        used = seed_everything(None if seed is True else seed, workers=True, verbose=seed is not True)
         if self.subcommand:
             self.config[self.subcommand]["seed_everything"] = used
         else:
