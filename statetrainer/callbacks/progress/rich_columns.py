@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from rich.progress import BarColumn, ProgressColumn, Task, TextColumn
+from rich.table import Column
 from rich.text import Text
 
 __all__ = ["MetricsColumn", "default_columns"]
@@ -18,7 +19,7 @@ class BatchesColumn(ProgressColumn):
     """``12/50``; ``12/--`` for a loader without a length."""
 
     def __init__(self, style: Any) -> None:
-        super().__init__()
+        super().__init__(table_column=Column(no_wrap=True))  # a narrow terminal shortens the bar instead
         self.style = style
 
     def render(self, task: Task) -> Text:
@@ -32,7 +33,7 @@ class TimeColumn(ProgressColumn):
     max_refresh = 0.5  # seconds: the time text changes at most twice a second, so it does not flicker
 
     def __init__(self, style: Any) -> None:
-        super().__init__()
+        super().__init__(table_column=Column(no_wrap=True))  # a narrow terminal shortens the bar instead
         self.style = style
 
     def render(self, task: Task) -> Text:
@@ -45,7 +46,7 @@ class SpeedColumn(ProgressColumn):
     """``12.31it/s``."""
 
     def __init__(self, style: Any) -> None:
-        super().__init__()
+        super().__init__(table_column=Column(no_wrap=True))  # a narrow terminal shortens the bar instead
         self.style = style
 
     def render(self, task: Task) -> Text:
@@ -56,7 +57,7 @@ class MetricsColumn(ProgressColumn):
     """The bar's metrics, after the training bar only; the bar sets `task_id` and `metrics`."""
 
     def __init__(self, style: Any, delimiter: str, number_format: str) -> None:
-        super().__init__()
+        super().__init__(table_column=Column(no_wrap=True))  # a narrow terminal shortens the bar instead
         self.style = style
         self.delimiter = delimiter
         self.number_format = number_format
