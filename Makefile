@@ -1,7 +1,7 @@
 # statetrainer developer commands. Everything runs inside .venv, which `make venv` creates.
 #
 #   make venv    create .venv (if missing) and install statetrainer editable with its dev extras
-#   make demo    train the demo Transformer language model (about two minutes on 2 CPU cores)
+#   make demo    train the demo Transformer language model and record its run in docs/figures/demo.json
 #   make test    run the test suite
 #   make bench   run the benchmarks
 #   make clean   remove caches, build outputs and training logs (keeps .venv)
@@ -27,7 +27,8 @@ $(STAMP): setup.py setup.cfg
 	@touch $(STAMP)
 
 demo: venv
-	$(PY) -m statetrainer.demos.transformer
+	$(PY) -m statetrainer.demos.transformer --record docs/figures/demo.json
+	$(PY) tests/test_docs_figures.py --write
 
 test: venv
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests

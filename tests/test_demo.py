@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -220,10 +221,15 @@ def test_command_line_demo_reports_a_falling_loss(tmp_path, capsys):
         "--n_heads", "2", "--n_layers", "1", "--d_ff", "64", "--lr", "0.01", "--warmup_steps", "5",
         "--sample_words", "8", "--max_epochs", "2", "--limit_train_batches", "30",
         "--limit_val_batches", "4", "--limit_test_batches", "4", "--enable_progress_bar", "False",
-        "--default_root_dir", str(tmp_path),
+        "--default_root_dir", str(tmp_path), "--record", str(tmp_path / "figures" / "run.json"),
     ]
     assert main(argv) == 0
     out = capsys.readouterr().out
+    record = json.loads((tmp_path / "figures" / "run.json").read_text())
+    assert record["optimizer_steps"] == 60 and f"in {record['fit_seconds']} s" in out
+    assert record["command"].endswith("--record " + str(tmp_path / "figures" / "run.json"))
+    assert [line for line in record["output"] if line.startswith(("fit:", "test loss:"))] == [
+        line for line in out.splitlines() if line.startswith(("fit:", "test loss:"))]
     found = re.search(r"validation loss: ([\d.]+) at the start -> ([\d.]+) at the end", out)
     assert found, out
     assert float(found.group(2)) < float(found.group(1)) - 1.5

@@ -21,7 +21,8 @@ def test_readme_examples_run(tmp_path, monkeypatch, capsys):
     exec(compile(example, "README:example", "exec"), namespace)
     out = capsys.readouterr().out
     assert "max_epochs=5 reached: 5 epochs completed, global_step=40." in out
-
+    closing = [line.replace(f"{tmp_path}/", "") for line in out.splitlines() if line.startswith("Fit ended:")]
+    assert closing == [line for line in README.read_text().splitlines() if line.startswith("Fit ended:")]
     exec(compile(signals_block, "README:signals", "exec"), namespace)
     trainer = namespace["trainer"]
     data = TensorDataset(torch.randn(64, 8), torch.randn(64, 1))
@@ -38,4 +39,5 @@ def test_readme_examples_run(tmp_path, monkeypatch, capsys):
     exec(compile(inspect_block, "README:inspect", "exec"), namespace)
     out = capsys.readouterr().out
     assert "fit running train train_batch" in out
+    assert "state=epoch_start signal=on_train_epoch_start epoch=1 step=" in out  # trainer.trace(...)
     assert "stateDiagram-v2" in out and "max_epochs=2 reached" in out

@@ -2,7 +2,9 @@
 from statetrainer.callbacks.callback import Callback
 
 _WHERE = {"ModelCheckpoint": "model_checkpoint", "EarlyStopping": "early_stopping",
-          "EarlyStoppingReason": "early_stopping", "ProgressBar": "progress_bar",
+          "EarlyStoppingReason": "early_stopping",
+          "ProgressBar": "progress.progress_bar", "TQDMProgressBar": "progress.tqdm_progress",
+          "RichProgressBar": "progress.rich_progress", "RichProgressBarTheme": "progress.rich_theme",
           "Timer": "timer", "LearningRateMonitor": "lr_monitor", "ModelSummary": "model_summary",
           "GradientAccumulationScheduler": "gradient_accumulation_scheduler", "SignalTracer": "tracer",
           "BaseFinetuning": "finetuning", "BackboneFinetuning": "backbone_finetuning",

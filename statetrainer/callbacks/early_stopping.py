@@ -14,6 +14,7 @@ from typing import Any, Callable
 import torch
 
 from statetrainer.callbacks.callback import Callback
+from statetrainer.console import CONSOLE
 from statetrainer.errors import MisconfigurationError, flag_error
 
 __all__ = ["EarlyStopping", "EarlyStoppingReason"]
@@ -180,7 +181,7 @@ class EarlyStopping(Callback):
     def _log_info(self, trainer, message: str) -> None:
         rank = trainer.global_rank if trainer.world_size > 1 else None
         if rank is None or not self.log_rank_zero_only or rank == 0:
-            print(message if rank is None else f"[rank: {rank}] {message}")
+            CONSOLE.print(message if rank is None else f"[rank: {rank}] {message}")
 
 
 def request_stop(trainer, sentence: str) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import torch
 
 from statetrainer.callbacks.checkpoint import Checkpoint
+from statetrainer.console import CONSOLE
 from statetrainer.checkpoint import naming
 from statetrainer.checkpoint.io import remove_stale_temporaries
 from statetrainer.checkpoint.resolve import default_dirpath, last_files
@@ -365,7 +366,7 @@ class ModelCheckpoint(Checkpoint):
 
 def _info(trainer, message: str) -> None:
     if trainer.is_global_zero:
-        print(message)
+        CONSOLE.print(message)
 
 
 def _fn(trainer) -> str:

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from statetrainer.callbacks.callback import Callback
+from statetrainer.console import CONSOLE
 from statetrainer.errors import flag_error
 
 __all__ = ["ModelSummary", "summary_table", "summarize", "human_count", "LayerRow"]
@@ -185,4 +186,4 @@ class ModelSummary(Callback):
         if not self._max_depth or not getattr(trainer, "is_global_zero", True):
             return
         bits = _precision_bits(getattr(trainer, "precision", "32-true"))
-        print(summary_table(pl_module, self._max_depth, bits))
+        CONSOLE.print(summary_table(pl_module, self._max_depth, bits))

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from statetrainer.callbacks.callback import Callback
+from statetrainer.console import CONSOLE
 from statetrainer.callbacks.early_stopping import request_stop
 from statetrainer.errors import flag_error
 
@@ -145,7 +146,7 @@ class Timer(Callback):
         request_stop(trainer, f"Timer: max_time={limit} reached after {elapsed:.2f} s of training "
                               f"(epoch {trainer.current_epoch}, global_step={trainer.global_step})")
         if self._verbose and trainer.is_global_zero:
-            print(f"Time limit reached. Elapsed time is {timedelta(seconds=int(elapsed))}. Signaling Trainer to stop.")
+            CONSOLE.print(f"Time limit reached. Elapsed time is {timedelta(seconds=int(elapsed))}. Signaling Trainer to stop.")
 
 
 def _stage(stage: str) -> str:

@@ -15,7 +15,6 @@ are not traced.
 """
 from __future__ import annotations
 
-import sys
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, TextIO
 
 from statetrainer import signals as signal_catalogue
 from statetrainer.callbacks.callback import Callback
+from statetrainer.console import CONSOLE
 
 __all__ = ["SignalTracer", "TraceEvent"]
 
@@ -55,7 +55,7 @@ class SignalTracer(Callback):
         signals: names (or signals) to trace; default all of ``statetrainer.signals.CATALOGUE``.
         exclude: names to leave out, e.g. ``SignalTracer.PER_BATCH``.
         echo: print each event as it fires.
-        file: where to print; default ``sys.stdout`` at the time of printing.
+        file: where to print; default standard output, above the progress bar while one is on screen.
         keep: how many of the latest events ``events`` holds (None: all of them).
     """
 
@@ -87,8 +87,10 @@ class SignalTracer(Callback):
         event = TraceEvent(str(trainer.state.current), name, int(trainer.current_epoch), int(trainer.global_step),
                            details)
         self.events.append(event)
-        if self.echo:
-            print(event, file=self.file if self.file is not None else sys.stdout)
+        if self.echo and self.file is not None:
+            print(event, file=self.file)
+        elif self.echo:
+            CONSOLE.print(event)  # stdout, above the progress bar while one is on screen
         return event
 
     # ------------------------------------------------------------------ connecting

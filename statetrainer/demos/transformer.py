@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--weight_decay", type=float, default=0.01)
     group.add_argument("--warmup_steps", type=int, default=30, help="linear learning-rate warm-up")
     group.add_argument("--sample_words", type=int, default=40, help="words to generate at the end")
+    group.add_argument("--record", default=None, metavar="FILE",
+                       help="write what the run printed and how long fit took to this JSON file "
+                       "(make demo: docs/figures/demo.json, which the docs quote)")
     group.add_argument(
         "--num_threads", type=int, default=1,
         help="torch CPU threads; 0 keeps torch's own choice (a model this small gains little from "
@@ -103,16 +106,20 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.num_threads)
     st.seed_everything(args.seed)
     datamodule, model, trainer, history = build(args)
-    print(describe_setup(datamodule, model))
+    setup = describe_setup(datamodule, model)
+    print(setup)
     start = first_value(trainer.validate(model, datamodule=datamodule, verbose=False), "val_loss")
     history.values.clear()  # keep only the runs inside fit
     began = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
     seconds = time.perf_counter() - began
     test = first_value(trainer.test(model, datamodule=datamodule, verbose=False), "test_loss")
-    print(f"fit: {trainer.global_step} optimizer steps in {seconds:.1f} s")
-    print(report(trainer, history.values, start, test))
-    print(sample(model, datamodule, args.sample_words))
+    summary = "\n".join([f"fit: {trainer.global_step} optimizer steps in {seconds:.1f} s",
+                         report(trainer, history.values, start, test), sample(model, datamodule, args.sample_words)])
+    print(summary)
+    if args.record:
+        from statetrainer.demos.record import write_record
+        write_record(args.record, argv, [setup, *summary.splitlines()], seconds, trainer.global_step)
     return 0
 
 

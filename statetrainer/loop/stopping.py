@@ -23,9 +23,9 @@ class StopReason:
 class StopRules:
     """Evaluates the stop rules against the loop progress; records the reason that ended fit."""
 
-    def __init__(self, progress, max_epochs: int, max_steps: int, min_epochs: Optional[int],
+    def __init__(self, position, max_epochs: int, max_steps: int, min_epochs: Optional[int],
                  min_steps: Optional[int]):
-        self.progress = progress
+        self.position = position
         self.max_epochs = max_epochs
         self.max_steps = max_steps
         self.min_epochs = min_epochs
@@ -46,7 +46,7 @@ class StopRules:
         self._explanation = sentence
 
     def min_met(self) -> bool:
-        p = self.progress
+        p = self.position
         epochs_ok = not self.min_epochs or p.epochs_processed >= self.min_epochs
         steps_ok = not self.min_steps or p.global_step >= self.min_steps
         return epochs_ok and steps_ok
@@ -65,19 +65,27 @@ class StopRules:
         return reason
 
     def _rule_now(self, in_epoch: bool) -> Optional[StopReason]:
-        p = self.progress
+        p = self.position
         if self.max_steps != -1 and p.global_step >= self.max_steps:
             return StopReason("max_steps", f"max_steps={self.max_steps} reached at global_step={p.global_step} "
-                                           f"(epoch {p.epoch}).")
+                                           f"({self._where(in_epoch)}).")
         if not in_epoch and self.max_epochs != -1 and p.epochs_processed >= self.max_epochs:
             return StopReason("max_epochs", f"max_epochs={self.max_epochs} reached: {p.epochs_processed} epochs "
                                             f"completed, global_step={p.global_step}.")
         if self.should_stop_granted():
-            return StopReason("should_stop", self._granted_sentence())
+            return StopReason("should_stop", self._granted_sentence(in_epoch))
         return None
 
-    def _granted_sentence(self) -> str:
-        p = self.progress
+    def _where(self, in_epoch: bool) -> str:
+        """Where training stands, epochs counted from 0 as the progress bar ("Epoch 3") and
+        EarlyStopping.stopped_epoch count them: inside epoch e, or at the boundary after it."""
+        epoch = self.position.epoch
+        if in_epoch:
+            return f"epoch {epoch}"
+        return f"the end of epoch {epoch - 1}" if epoch > 0 else "the start of training"
+
+    def _granted_sentence(self, in_epoch: bool) -> str:
+        p = self.position
         why = self._explanation or "trainer.should_stop was set to True"
         mins = []
         if self.min_epochs:
@@ -85,7 +93,7 @@ class StopRules:
         if self.min_steps:
             mins.append(f"min_steps={self.min_steps}")
         met = f" once {' and '.join(mins)} were met" if mins else ""
-        return f"stop requested ({why}); granted{met} at epoch {p.epoch}, global_step={p.global_step}."
+        return f"stop requested ({why}); granted{met} at {self._where(in_epoch)}, global_step={p.global_step}."
 
     def finish(self, num_training_batches) -> StopReason:
         """The reason recorded when fit ends normally."""
@@ -95,5 +103,5 @@ class StopRules:
             now, first = self.decide(), self._first
             self.granted = first if now is not None and first is not None and first.rule == now.rule else now
             self.granted = self.granted or StopReason(
-                "data", f"training data ended at epoch {self.progress.epoch}, global_step={self.progress.global_step}.")
+                "data", f"training data ended at {self._where(False)}, global_step={self.position.global_step}.")
         return self.granted

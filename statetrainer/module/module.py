@@ -163,9 +163,10 @@ class StateModule(HookStubs, HyperparametersBase, nn.Module):
         self.train()
 
     def print(self, *args: Any, **kwargs: Any) -> None:
-        """print on global rank 0 only."""
+        """print() on global rank 0 only, above the progress bar while one is on screen."""
         if self._trainer is None or self._trainer.is_global_zero:
-            print(*args, **kwargs)
+            from statetrainer.console import CONSOLE
+            CONSOLE.print(*args, **kwargs)
 
     def all_gather(self, data: Any, group: Any = None, sync_grads: bool = False) -> Any:
         """Gather tensors from every process (stacked on a new dim 0); unchanged in one process."""

@@ -48,9 +48,13 @@ def build_callbacks(cfg) -> list:
     if cfg.enable_checkpointing is False and _has(callbacks, "ModelCheckpoint"):
         raise MisconfigurationError("`enable_checkpointing` got False but a ModelCheckpoint is in `callbacks`; "
                                     "accepted: enable_checkpointing=True, or remove the ModelCheckpoint.")
-    if cfg.enable_progress_bar is False and _has(callbacks, "ProgressBar"):
-        raise MisconfigurationError("`enable_progress_bar` got False but a ProgressBar is in `callbacks`; "
-                                    "accepted: enable_progress_bar=True, or remove the ProgressBar.")
+    bars = [type(cb).__name__ for cb in callbacks if _has([cb], "ProgressBar")]
+    if len(bars) > 1:
+        raise MisconfigurationError(f"`callbacks` got {len(bars)} progress bars ({', '.join(bars)}); "
+                                    "accepted: at most one ProgressBar.")
+    if cfg.enable_progress_bar is False and bars:
+        raise MisconfigurationError(f"`enable_progress_bar` got False but a {bars[0]} is in `callbacks`; "
+                                    f"accepted: enable_progress_bar=True, or remove the {bars[0]}.")
     if cfg.enable_progress_bar is not False and not _has(callbacks, "ProgressBar"):
         from statetrainer.callbacks.progress_bar import ProgressBar
         callbacks.append(ProgressBar())

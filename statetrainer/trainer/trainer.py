@@ -114,6 +114,12 @@ class Trainer(properties.TrainerProperties):
         from statetrainer.callbacks.tracer import SignalTracer
         return SignalTracer(**options).watching(self)
 
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        """print() on global rank 0 only, above the progress bar while one is on screen."""
+        if self.is_global_zero:
+            from statetrainer.console import CONSOLE
+            CONSOLE.print(*args, **kwargs)
+
     # ---------------------------------------------------------------- argparse
     @classmethod
     def add_argparse_args(cls, parent_parser, **kwargs: Any):

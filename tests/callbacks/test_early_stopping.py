@@ -152,3 +152,38 @@ def test_patience_counts_across_a_resume(tmp_path):
                      max_epochs=8, ckpt_path=str(tmp_path / "ck" / "last.ckpt"))
     # 4.6 and 4.7 make three checks in a row without improving on 4: stop after epoch 4, not epoch 6
     assert (second.stopped_epoch, trainer.current_epoch, second.wait_count) == (4, 5, 3)
+
+
+class _Flat(st.StateModule):
+    """A metric that never improves: EarlyStopping(patience=3) stops in the fourth epoch (index 3)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(2, 1)
+
+    def training_step(self, batch, batch_idx):
+        return self.layer(batch[0]).pow(2).mean()
+
+    def validation_step(self, batch, batch_idx):
+        self.log("flat", 1.0, prog_bar=True)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+@pytest.mark.parametrize("on_train_epoch_end", [True, False])
+def test_the_bar_stop_reason_and_stopped_epoch_name_the_same_epoch(capsys, on_train_epoch_end):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    loader = DataLoader(TensorDataset(torch.randn(8, 2)), batch_size=4)
+    stopper = EarlyStopping("flat", patience=3, check_on_train_epoch_end=on_train_epoch_end)
+    trainer = st.Trainer(max_epochs=20, callbacks=[stopper], logger=False, enable_checkpointing=False,
+                         enable_model_summary=False)
+    trainer.fit(_Flat(), loader, loader)
+    lines = capsys.readouterr().out.splitlines()
+    last_bar = [line for line in lines if line.startswith("Epoch ")][-1]
+    assert last_bar.startswith("Epoch 3: 100%")
+    assert stopper.stopped_epoch == 3 and trainer.current_epoch == 4
+    where = "the end of epoch 3" if on_train_epoch_end else "epoch 3"  # after the epoch / inside it
+    assert trainer.state.stop_reason.endswith(f"granted at {where}, global_step=8.")
+    assert lines[-1].startswith(f"Fit ended: {trainer.state.stop_reason} | ")
