@@ -17,8 +17,8 @@ BLOCK = re.compile(r"(<!-- signatures -->\n)(.*?)(<!-- /signatures -->)", re.S)
 
 # the contracts docs/internals.md describes, in the order it describes them
 CONTRACTS = [
-    "statetrainer.trainer.trainer.Trainer._loop_state", "statetrainer.trainer.trainer.Trainer._restore_loop_state",
-    "statetrainer.trainer.stopping.StopRules.request", "statetrainer.trainer.stopping.StopRules.explain",
+    "statetrainer.loop.position.Position.state_dict", "statetrainer.loop.position.Position.load_state_dict",
+    "statetrainer.loop.stopping.StopRules.request", "statetrainer.loop.stopping.StopRules.explain",
     "statetrainer.metrics.book.MetricBook", "statetrainer.metrics.book.MetricBook.log",
     "statetrainer.metrics.book.MetricBook.begin_run", "statetrainer.metrics.book.MetricBook.begin_batch",
     "statetrainer.metrics.book.MetricBook.end_batch", "statetrainer.metrics.book.MetricBook.epoch_end_reached",
@@ -32,7 +32,8 @@ CONTRACTS = [
     "statetrainer.profilers.profiler.Profiler.setup", "statetrainer.profilers.profiler.Profiler.teardown",
     "statetrainer.checkpoint.io.save", "statetrainer.checkpoint.io.load",
     "statetrainer.checkpoint.content.save", "statetrainer.checkpoint.content.dump",
-    "statetrainer.checkpoint.content.restore",
+    "statetrainer.checkpoint.content.restore_modules_and_callbacks",
+    "statetrainer.checkpoint.content.restore_training_state",
     "statetrainer.console.Console.show", "statetrainer.console.Console.hide", "statetrainer.console.Console.print",
 ]
 

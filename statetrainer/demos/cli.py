@@ -16,7 +16,7 @@ from statetrainer.cli import StateCLI
 from statetrainer.demos.data import CorpusDataModule
 from statetrainer.demos.history import ValidationLossHistory
 from statetrainer.demos.model import TransformerLanguageModel
-from statetrainer.demos.transformer import TRAINER_DEFAULTS, describe_setup, first_value, report, sample
+from statetrainer.demos.reporting import TRAINER_DEFAULTS, describe_setup, first_value, report, sample
 
 __all__ = ["DemoCLI", "main"]
 

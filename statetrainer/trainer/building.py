@@ -56,8 +56,8 @@ def build_callbacks(cfg) -> list:
         raise MisconfigurationError(f"`enable_progress_bar` got False but a {bars[0]} is in `callbacks`; "
                                     f"accepted: enable_progress_bar=True, or remove the {bars[0]}.")
     if cfg.enable_progress_bar is not False and not _has(callbacks, "ProgressBar"):
-        from statetrainer.callbacks.progress_bar import ProgressBar
-        callbacks.append(ProgressBar())
+        from statetrainer.callbacks.progress.tqdm_progress import TQDMProgressBar
+        callbacks.append(TQDMProgressBar())
     if cfg.enable_model_summary is not False and not _has(callbacks, "ModelSummary"):
         summary = _optional("statetrainer.callbacks.model_summary", "ModelSummary")
         if summary is not None:

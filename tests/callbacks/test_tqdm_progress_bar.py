@@ -237,10 +237,9 @@ def test_refresh_rate_is_checked_and_read_from_the_environment(monkeypatch):
     assert [TQDMProgressBar(refresh_rate=r).refresh_rate for r in (1, 19)] == [20, 19]
 
 
-def test_progress_bar_is_the_base_class_and_builds_the_tqdm_bar_when_called():
-    bar = ProgressBar(refresh_rate=3, leave=True)
-    assert type(bar) is TQDMProgressBar and bar.refresh_rate == 3 and isinstance(bar, ProgressBar)
-    assert issubclass(st.callbacks.RichProgressBar, ProgressBar)
+def test_progress_bar_is_the_base_class():
+    assert issubclass(TQDMProgressBar, ProgressBar) and issubclass(st.callbacks.RichProgressBar, ProgressBar)
+    assert type(st.Trainer().progress_bar_callback) is TQDMProgressBar  # the default bar
 
     class Mine(ProgressBar):  # a bar of one's own starts from the blank base, as in Lightning
         def __init__(self):

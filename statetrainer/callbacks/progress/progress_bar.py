@@ -23,12 +23,6 @@ __all__ = ["ProgressBar"]
 class ProgressBar(Callback):
     """Base class of progress bars: totals, descriptions, metrics, ``print``, the end-of-fit line."""
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> "ProgressBar":
-        if cls is ProgressBar:
-            from statetrainer.callbacks.progress.tqdm_progress import TQDMProgressBar
-            return super().__new__(TQDMProgressBar)
-        return super().__new__(cls)
-
     def __init__(self) -> None:
         self._trainer: Any = None
         self._current_eval_dataloader_idx: int | None = None
