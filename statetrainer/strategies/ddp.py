@@ -17,6 +17,7 @@ from statetrainer.strategies.strategy import Strategy
 __all__ = ["DDPStrategy"]
 
 _START_METHODS = ("popen", "spawn", "fork", "forkserver")
+_NOT_SUPPORTED = ("precision_plugin", "model_averaging_period")  # Lightning arguments this version has no use for
 _DEFAULT_TIMEOUT = timedelta(minutes=30)
 
 
@@ -27,15 +28,22 @@ class DDPStrategy(Strategy):
     ranks (or nothing, under torchrun / srun), "spawn" / "fork" / "forkserver" start every rank
     with torch.multiprocessing. `find_unused_parameters`, `static_graph`,
     `gradient_as_bucket_view` and any other keyword go to DistributedDataParallel. Subclass and
-    override `configure_ddp` to wrap the model differently.
+    override `configure_ddp` to wrap the model differently. `ddp_comm_hook` (with its
+    `ddp_comm_state`, optionally wrapped by `ddp_comm_wrapper`) is registered on the wrapper.
     """
 
     def __init__(self, accelerator: Any = None, parallel_devices: list[torch.device] | None = None,
                  cluster_environment: Any = None, checkpoint_io: Any = None, process_group_backend: str | None = None,
                  timeout: timedelta | None = _DEFAULT_TIMEOUT, start_method: str = "popen",
                  find_unused_parameters: bool = False, static_graph: bool = False,
-                 gradient_as_bucket_view: bool = False, **kwargs: Any):
+                 gradient_as_bucket_view: bool = False, ddp_comm_state: Any = None, ddp_comm_hook: Any = None,
+                 ddp_comm_wrapper: Any = None, **kwargs: Any):
         super().__init__(None, accelerator=accelerator, checkpoint_io=checkpoint_io)
+        for name in _NOT_SUPPORTED:
+            if kwargs.get(name) is not None:
+                raise MisconfigurationError(f"`DDPStrategy` got `{name}`, which this version does not support; "
+                                            f"accepted: leave `{name}` out (precision is the Trainer's `precision`).")
+            kwargs.pop(name, None)
         if start_method not in _START_METHODS:
             raise flag_error("start_method", start_method, ", ".join(repr(m) for m in _START_METHODS))
         if timeout is not None and not isinstance(timeout, timedelta):
@@ -48,6 +56,7 @@ class DDPStrategy(Strategy):
         self._start_method = start_method
         self._ddp_kwargs = {"find_unused_parameters": find_unused_parameters, "static_graph": static_graph,
                             "gradient_as_bucket_view": gradient_as_bucket_view, **kwargs}
+        self._comm = (ddp_comm_state, ddp_comm_hook, ddp_comm_wrapper)
         self._launcher: Any = None
         self._wrapped: DistributedDataParallel | None = None
 
@@ -149,6 +158,9 @@ class DDPStrategy(Strategy):
             raise MisconfigurationError(f"{type(self).__name__}.wrap got a module before the process group exists; "
                                         "accepted: call setup_environment() in every rank first.")
         self._wrapped = self.configure_ddp(module)
+        state, hook, hook_wrapper = self._comm
+        if hook is not None:
+            self._wrapped.register_comm_hook(state, hook_wrapper(hook) if hook_wrapper is not None else hook)
         return self._wrapped
 
     def unwrap(self, module: torch.nn.Module) -> torch.nn.Module:

@@ -1,18 +1,22 @@
-"""Two CPU processes started plainly with strategy 'ddp' (the script re-runs itself for local rank 1).
+"""Two processes started plainly with strategy 'ddp' (the script re-runs itself for local rank 1).
 
-One run of scripts/ddp_checks.py; each test reads what both ranks measured.
+One run of scripts/ddp_checks.py per accelerator (CPU/gloo; CUDA/nccl where two GPUs exist); each
+test reads what both ranks measured.
 """
 import pytest
+import torch
 
 from tests.distributed.runner import results, run_script
 
 pytestmark = pytest.mark.ddp
 
+_TWO_GPUS = pytest.mark.skipif(torch.cuda.device_count() < 2, reason="CUDA/nccl checks need two GPUs")
 
-@pytest.fixture(scope="module")
-def ranks(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ddp_checks")
-    finished = run_script("ddp_checks.py", folder, "--devices", "2")
+
+@pytest.fixture(scope="module", params=["cpu", pytest.param("gpu", marks=_TWO_GPUS)])
+def ranks(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(f"ddp_checks_{request.param}")
+    finished = run_script("ddp_checks.py", folder, "--devices", "2", "--accelerator", request.param)
     assert finished.returncode == 0, finished.stderr[-3000:]
     return results(folder, "rank0", "rank1")
 
@@ -20,7 +24,9 @@ def ranks(tmp_path_factory):
 def test_plain_start_relaunches_the_script_for_local_rank_1(ranks):
     assert [r["ranks"] for r in ranks] == [[0, 0, 0, 2], [1, 1, 0, 2]]  # global, local, node, world
     assert [r["children"] for r in ranks] == [1, 0]  # only rank 0 started a process
-    assert {r["backend"] for r in ranks} == {"gloo"}
+    devices = [r["device"] for r in ranks]
+    assert [r["backend"] for r in ranks] == (["gloo"] * 2 if devices == ["cpu"] * 2 else ["nccl"] * 2)
+    assert devices in (["cpu", "cpu"], ["cuda:0", "cuda:1"])
     assert [r["initialized_after_teardown"] for r in ranks] == [False, False]
 
 

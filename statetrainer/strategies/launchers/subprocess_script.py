@@ -35,8 +35,9 @@ def script_command() -> list[str]:
 class SubprocessScriptLauncher(Launcher):
     """Starts local ranks 1..`num_processes`-1 as copies of this command line; this process is local rank 0.
 
-    Each copy gets MASTER_ADDR, MASTER_PORT, NODE_RANK, LOCAL_RANK and WORLD_SIZE from the cluster
-    environment. This process watches the copies: when one dies, every rank ends within
+    Each copy gets MASTER_ADDR, MASTER_PORT, NODE_RANK, LOCAL_RANK, RANK and WORLD_SIZE from the
+    cluster environment (this process sets them for itself too, so a later run in the same
+    script does not start copies again). This process watches the copies: when one dies, every rank ends within
     `grace_s` (plus a poll) instead of waiting for the collective timeout; the copies end when
     this process dies. At exit, this process waits for its copies.
     """
@@ -61,6 +62,7 @@ class SubprocessScriptLauncher(Launcher):
     def _child_environment(self, local_rank: int) -> dict[str, str]:
         env = dict(os.environ)
         env["LOCAL_RANK"] = str(local_rank)
+        env["RANK"] = str(self.cluster_environment.node_rank() * self.num_processes + local_rank)
         env[LAUNCHER_PID_VARIABLE] = str(os.getpid())
         return env
 
@@ -71,6 +73,7 @@ class SubprocessScriptLauncher(Launcher):
         env = self.cluster_environment
         os.environ.update({"MASTER_ADDR": env.main_address, "MASTER_PORT": str(env.main_port),
                            "NODE_RANK": str(env.node_rank()), "LOCAL_RANK": "0",
+                           "RANK": str(env.node_rank() * self.num_processes),
                            "WORLD_SIZE": str(self.num_processes * self.num_nodes)})
         for local_rank in range(1, self.num_processes):
             self.procs.append(subprocess.Popen(command, env=self._child_environment(local_rank)))

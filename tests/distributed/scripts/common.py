@@ -16,6 +16,7 @@ def parse(extra=()) -> argparse.Namespace:
     parser.add_argument("--devices", default="2")
     parser.add_argument("--num-nodes", type=int, default=1)
     parser.add_argument("--env", default="auto", choices=("auto", "custom"))
+    parser.add_argument("--accelerator", default="cpu")
     for name in extra:
         parser.add_argument(name)
     args = parser.parse_args()
