@@ -100,6 +100,8 @@ class MultiProcessingLauncher(Launcher):
         os.environ["MASTER_ADDR"] = self.cluster_environment.main_address
         os.environ["MASTER_PORT"] = str(self.cluster_environment.main_port)
         os.environ[LAUNCHER_PID_VARIABLE] = str(os.getpid())
+        if self.start_method == "fork":
+            import torch._dynamo  # noqa: F401  DDP and torch.optim import it in every rank: once here, shared by forks
         context = mp.get_context(self.start_method)
         queue = context.SimpleQueue()
         state = _GlobalTorchState.capture() if self.start_method != "fork" else None
