@@ -45,6 +45,14 @@ def test_a_killed_launching_process_takes_its_children_down(tmp_path):
     assert not (tmp_path / "survived1.json").exists()
 
 
+def test_a_failed_launching_process_ends_its_children_after_the_grace(tmp_path):
+    finished = run_script("faults.py", tmp_path, "--mode", "raise_parent", limit_s=120)
+    dying, busy = results(tmp_path, "dying0", "busy1")
+    assert finished.returncode == 1 and "RuntimeError: boom on rank 0" in finished.stderr
+    assert time.time() - dying["at"] < WITHIN_S and not pid_alive(busy["pid"])
+    assert not (tmp_path / "survived1.json").exists()
+
+
 def test_the_collective_timeout_is_honoured(tmp_path):
     finished = run_script("faults.py", tmp_path, "--mode", "timeout", limit_s=120)
     assert finished.returncode == 0, finished.stderr[-3000:]

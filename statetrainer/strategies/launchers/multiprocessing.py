@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import random
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
 import torch
 import torch.multiprocessing as mp
 
@@ -35,38 +37,30 @@ class _GlobalTorchState:
     deterministic: bool
     deterministic_warn_only: bool
     cudnn_benchmark: bool
-    cpu_rng: torch.Tensor
+    rng: tuple  # torch CPU, python, numpy
 
     @classmethod
     def capture(cls) -> "_GlobalTorchState":
         return cls(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
-                   torch.backends.cudnn.benchmark, torch.get_rng_state())
+                   torch.backends.cudnn.benchmark, (torch.get_rng_state(), random.getstate(), np.random.get_state()))
 
     def restore(self) -> None:
         torch.use_deterministic_algorithms(self.deterministic, warn_only=self.deterministic_warn_only)
         torch.backends.cudnn.benchmark = self.cudnn_benchmark
-        torch.set_rng_state(self.cpu_rng)
+        torch.set_rng_state(self.rng[0])
+        random.setstate(self.rng[1])
+        np.random.set_state(self.rng[2])
 
 
-def _unshare_modules(items: Any) -> None:
-    """Spawn hands tensors over in shared memory: give every module found its own copy, or all
-    ranks would train one set of weights."""
-    for item in items:
-        if isinstance(item, torch.nn.Module):
-            with torch.no_grad():
-                for tensor in [*item.parameters(), *item.buffers()]:
-                    if tensor.is_shared():
-                        tensor.data = tensor.data.clone()
-
-
-def _worker(index: int, function: Callable, args: tuple, kwargs: dict, queue: Any, start_method: str,
-            num_processes: int, state: _GlobalTorchState | None) -> None:
+def _worker(index: int, work: Any, queue: Any, num_processes: int, state: _GlobalTorchState | None) -> None:
+    """One rank. `work` is (function, args, kwargs), or its plain pickle when the worker was spawned: every
+    spawned rank then unpickles a private copy (torch's own pickling would hand all of them the same
+    tensors in shared memory, and every rank would train one set of weights)."""
     os.environ["LOCAL_RANK"] = str(index)
     watch_launcher()
     if state is not None:
         state.restore()
-    if start_method == "spawn":
-        _unshare_modules([*args, *kwargs.values()])
+    function, args, kwargs = pickle.loads(work) if isinstance(work, bytes) else work
     share_cpu_threads(num_processes)
     result = function(*args, **kwargs)
     if index == 0:
@@ -104,10 +98,11 @@ class MultiProcessingLauncher(Launcher):
             import torch._dynamo  # noqa: F401  DDP and torch.optim import it in every rank: once here, shared by forks
         context = mp.get_context(self.start_method)
         queue = context.SimpleQueue()
-        state = _GlobalTorchState.capture() if self.start_method != "fork" else None
-        processes = mp.start_processes(
-            _worker, args=(function, args, kwargs, queue, self.start_method, self.num_processes, state),
-            nprocs=self.num_processes, start_method=self.start_method, join=False)
+        forked = self.start_method == "fork"
+        work = (function, args, kwargs) if forked else pickle.dumps((function, args, kwargs))
+        state = None if forked else _GlobalTorchState.capture()
+        processes = mp.start_processes(_worker, args=(work, queue, self.num_processes, state),
+                                       nprocs=self.num_processes, start_method=self.start_method, join=False)
         self.procs = processes.processes
         received = None
         while not processes.join(timeout=0.1, grace_period=self.grace_s):

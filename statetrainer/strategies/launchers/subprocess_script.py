@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import subprocess
 import sys
 from typing import Any, Callable
@@ -49,6 +50,7 @@ class SubprocessScriptLauncher(Launcher):
         self.grace_s = grace_s
         self.procs: list[subprocess.Popen] = []
         self.watcher: ChildrenWatcher | None = None
+        self.failed = False  # this process's run raised: at exit the other ranks get `grace_s`, then end
 
     def launch(self, function: Callable, *args: Any, **kwargs: Any) -> Any:
         self.cluster_environment.validate_settings(num_devices=self.num_processes, num_nodes=self.num_nodes)
@@ -57,7 +59,11 @@ class SubprocessScriptLauncher(Launcher):
         else:
             watch_launcher()
         share_cpu_threads(self.num_processes)
-        return function(*args, **kwargs)
+        try:
+            return function(*args, **kwargs)
+        except BaseException:
+            self.failed = True
+            raise
 
     def _child_environment(self, local_rank: int) -> dict[str, str]:
         env = dict(os.environ)
@@ -79,16 +85,19 @@ class SubprocessScriptLauncher(Launcher):
             self.procs.append(subprocess.Popen(command, env=self._child_environment(local_rank)))
         self.watcher = ChildrenWatcher(self.procs, grace_s=self.grace_s)
         self.watcher.start()
-        atexit.register(_end_with_children, self.watcher)
+        atexit.register(self._end_with_children)
 
     def kill(self, signum: int) -> None:
         if self.watcher is not None:
             self.watcher.kill(signum)
 
+    def _end_with_children(self) -> None:
+        """At exit: close this rank's connections (a rank waiting on it in a collective then fails at once),
+        wait for the other ranks (at most `grace_s` when this rank's run raised), and kill what is left."""
+        import torch.distributed as dist
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+        self.watcher.wait_all(self.grace_s if self.failed else None)
+        self.watcher.kill(signal.SIGKILL)
 
-def _end_with_children(watcher: ChildrenWatcher) -> None:
-    """At exit: close this rank's connections (a rank still waiting on us then fails fast), then wait for all."""
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
-    watcher.wait_all()
+

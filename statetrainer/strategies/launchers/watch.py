@@ -53,9 +53,7 @@ class ChildrenWatcher(threading.Thread):
     def _end_everything(self, rank: int, proc: subprocess.Popen) -> None:
         _say(f"local rank {rank} (pid {proc.pid}) exited with code {proc.returncode}; "
              f"ending the other processes of this run in {self.grace_s:g} s.")
-        deadline = time.monotonic() + self.grace_s
-        while time.monotonic() < deadline and any(p.poll() is None for p in self.processes):
-            time.sleep(self.poll_s)
+        time.sleep(self.grace_s)  # meanwhile this process's run may fail on its own (on_exception, exit code 1)
         self.kill(signal.SIGKILL)
         os._exit(1)
 
@@ -67,10 +65,14 @@ class ChildrenWatcher(threading.Thread):
                 except ProcessLookupError:
                     pass
 
-    def wait_all(self) -> None:
-        """Wait for every child (at interpreter exit: the script must not end before its other ranks)."""
+    def wait_all(self, limit_s: float | None = None) -> None:
+        """Wait for every child, at most `limit_s` in all (at exit: the script must not end before its other ranks)."""
+        deadline = None if limit_s is None else time.monotonic() + limit_s
         for proc in self.processes:
-            proc.wait()
+            try:
+                proc.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                return
 
 
 def _watch(launcher_pid: int, poll_s: float) -> None:
