@@ -88,33 +88,31 @@ def _gather_one(tensor: torch.Tensor, group: Any, sync_grads: bool) -> torch.Ten
     return torch.stack(parts)
 
 
-def map_tensors(data: Any, fn: Callable[[torch.Tensor], Any]) -> Any:
-    """`data` with `fn` applied to every tensor inside lists, tuples, named tuples, dicts and dataclasses."""
-    if isinstance(data, torch.Tensor):
+def _map_leaves(data: Any, fn: Callable[[Any], Any], leaf: type | tuple[type, ...]) -> Any:
+    """`data` with `fn` applied to every `leaf`-typed value inside lists, tuples, named tuples, dicts, dataclasses."""
+    if isinstance(data, leaf):
         return fn(data)
     if isinstance(data, dict):
-        return type(data)((key, map_tensors(value, fn)) for key, value in data.items())
+        return type(data)((key, _map_leaves(value, fn, leaf)) for key, value in data.items())
     if isinstance(data, tuple) and hasattr(data, "_fields"):
-        return type(data)(*(map_tensors(value, fn) for value in data))
+        return type(data)(*(_map_leaves(value, fn, leaf) for value in data))
     if isinstance(data, (list, tuple)):
-        return type(data)(map_tensors(value, fn) for value in data)
+        return type(data)(_map_leaves(value, fn, leaf) for value in data)
     if dataclasses.is_dataclass(data) and not isinstance(data, type):
-        changes = {f.name: map_tensors(getattr(data, f.name), fn) for f in dataclasses.fields(data) if f.init}
+        changes = {f.name: _map_leaves(getattr(data, f.name), fn, leaf) for f in dataclasses.fields(data) if f.init}
         return dataclasses.replace(data, **changes)
     return data
 
 
+def map_tensors(data: Any, fn: Callable[[torch.Tensor], Any]) -> Any:
+    """`data` with `fn` applied to every tensor inside lists, tuples, named tuples, dicts and dataclasses."""
+    return _map_leaves(data, fn, torch.Tensor)
+
+
 def _as_tensors(data: Any, device: torch.device | None) -> Any:
     """Python numbers and numpy arrays inside `data` become tensors (as Lightning's all_gather does)."""
-    if isinstance(data, (bool, int, float, np.ndarray, np.number)):
-        return torch.as_tensor(data, device=device)
-    if isinstance(data, dict):
-        return type(data)((key, _as_tensors(value, device)) for key, value in data.items())
-    if isinstance(data, tuple) and hasattr(data, "_fields"):
-        return type(data)(*(_as_tensors(value, device) for value in data))
-    if isinstance(data, (list, tuple)):
-        return type(data)(_as_tensors(value, device) for value in data)
-    return data
+    return _map_leaves(data, lambda value: torch.as_tensor(value, device=device),
+                       (bool, int, float, np.ndarray, np.number))
 
 
 def all_gather(data: Any, group: Any = None, sync_grads: bool = False, device: torch.device | None = None) -> Any:

@@ -17,7 +17,9 @@ from statetrainer.strategies.strategy import Strategy
 __all__ = ["DDPStrategy"]
 
 _START_METHODS = ("popen", "spawn", "fork", "forkserver")
-_NOT_SUPPORTED = ("precision_plugin", "model_averaging_period")  # Lightning arguments this version has no use for
+# Lightning arguments this version does not take, and what to do instead
+_NOT_SUPPORTED = {"precision_plugin": "set the Trainer's `precision` flag instead",
+                  "model_averaging_period": "leave it out (post-local SGD model averaging is not implemented)"}
 _DEFAULT_TIMEOUT = timedelta(minutes=30)
 
 
@@ -39,18 +41,17 @@ class DDPStrategy(Strategy):
                  gradient_as_bucket_view: bool = False, ddp_comm_state: Any = None, ddp_comm_hook: Any = None,
                  ddp_comm_wrapper: Any = None, **kwargs: Any):
         super().__init__(None, accelerator=accelerator, checkpoint_io=checkpoint_io)
-        for name in _NOT_SUPPORTED:
-            if kwargs.get(name) is not None:
+        for name, instead in _NOT_SUPPORTED.items():
+            if kwargs.pop(name, None) is not None:
                 raise MisconfigurationError(f"`DDPStrategy` got `{name}`, which this version does not support; "
-                                            f"accepted: leave `{name}` out (precision is the Trainer's `precision`).")
-            kwargs.pop(name, None)
+                                            f"accepted: {instead}.")
         if start_method not in _START_METHODS:
             raise flag_error("start_method", start_method, ", ".join(repr(m) for m in _START_METHODS))
         if timeout is not None and not isinstance(timeout, timedelta):
             raise flag_error("timeout", timeout, "a datetime.timedelta or None (torch's default of 30 minutes)")
         self.parallel_devices = list(parallel_devices) if parallel_devices is not None else None
         self.cluster_environment = cluster_environment
-        self.num_nodes = 1
+        self._num_nodes = 1
         self._process_group_backend = process_group_backend
         self._timeout = timeout if timeout is not None else _DEFAULT_TIMEOUT
         self._start_method = start_method
@@ -61,7 +62,13 @@ class DDPStrategy(Strategy):
         self._wrapped: DistributedDataParallel | None = None
 
     # -------------------------------------------------------------- where and who
-    num_nodes = property(lambda self: self._num_nodes, lambda self, value: setattr(self, "_num_nodes", int(value)))
+    @property
+    def num_nodes(self) -> int:
+        return self._num_nodes
+
+    @num_nodes.setter
+    def num_nodes(self, value: int) -> None:
+        self._num_nodes = int(value)
 
     @property
     def root_device(self) -> torch.device:
