@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+HARD_LIMIT_S = 240  # a run past this is a hang: generous, because 8 test runs may share 2 cores
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 _INHERITED_PREFIXES = ("SLURM_", "TORCHELASTIC_", "PL_", "JOB_")
 _INHERITED = {"MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK",
@@ -94,7 +95,7 @@ class Started:
         self._err.close()
 
 
-def run_script(script: str, folder: Path, *args: str, limit_s: float = 90, env: dict | None = None,
+def run_script(script: str, folder: Path, *args: str, limit_s: float = HARD_LIMIT_S, env: dict | None = None,
                python: list[str] | None = None) -> Finished:
     started = Started([*(python or [sys.executable]), str(SCRIPTS / script), "--out", str(folder), *args], folder,
                       env or clean_env())

@@ -8,7 +8,7 @@ import torch
 
 from tests.distributed.runner import results, run_script
 
-pytestmark = pytest.mark.ddp
+pytestmark = [pytest.mark.ddp, pytest.mark.slow]  # each starts processes: seconds each
 
 _TWO_GPUS = pytest.mark.skipif(torch.cuda.device_count() < 2, reason="CUDA/nccl checks need two GPUs")
 

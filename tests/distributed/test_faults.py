@@ -3,20 +3,21 @@
 The surviving rank is made busy in plain Python (a sleep of 60 s), where no collective can notice
 the loss: only the launcher's watchers can end it. Each run has a hard limit that kills its group.
 """
+import sys
 import time
 
 import pytest
 
-from tests.distributed.runner import SCRIPTS, Started, clean_env, pid_alive, results, run_script
+from tests.distributed.runner import HARD_LIMIT_S, SCRIPTS, Started, clean_env, pid_alive, results, run_script
 
-pytestmark = pytest.mark.ddp
+pytestmark = [pytest.mark.ddp, pytest.mark.slow]  # each starts processes: seconds each
 
 WITHIN_S = 20  # "seconds, not the 30-minute collective timeout"; generous for a loaded 2-core machine
 
 
 @pytest.mark.parametrize("mode", ["kill_child", "raise_child"])
 def test_a_dead_or_failed_local_rank_ends_the_launching_process(tmp_path, mode):
-    finished = run_script("faults.py", tmp_path, "--mode", mode, limit_s=120)
+    finished = run_script("faults.py", tmp_path, "--mode", mode)
     (dying,) = results(tmp_path, "dying1")
     ended_after = time.time() - dying["at"]
     assert finished.returncode != 0
@@ -29,10 +30,10 @@ def test_a_dead_or_failed_local_rank_ends_the_launching_process(tmp_path, mode):
 
 
 def test_a_killed_launching_process_takes_its_children_down(tmp_path):
-    started = Started([__import__("sys").executable, str(SCRIPTS / "faults.py"), "--out", str(tmp_path),
+    started = Started([sys.executable, str(SCRIPTS / "faults.py"), "--out", str(tmp_path),
                        "--mode", "kill_parent"], tmp_path, clean_env())
     try:
-        finished = started.wait(120)
+        finished = started.wait(HARD_LIMIT_S)
         assert finished.returncode == -9
         (busy,) = results(tmp_path, "busy1")
         deadline = time.monotonic() + WITHIN_S
@@ -46,7 +47,7 @@ def test_a_killed_launching_process_takes_its_children_down(tmp_path):
 
 
 def test_a_failed_launching_process_ends_its_children_after_the_grace(tmp_path):
-    finished = run_script("faults.py", tmp_path, "--mode", "raise_parent", limit_s=120)
+    finished = run_script("faults.py", tmp_path, "--mode", "raise_parent")
     dying, busy = results(tmp_path, "dying0", "busy1")
     assert finished.returncode == 1 and "RuntimeError: boom on rank 0" in finished.stderr
     assert time.time() - dying["at"] < WITHIN_S and not pid_alive(busy["pid"])
@@ -54,7 +55,7 @@ def test_a_failed_launching_process_ends_its_children_after_the_grace(tmp_path):
 
 
 def test_the_collective_timeout_is_honoured(tmp_path):
-    finished = run_script("faults.py", tmp_path, "--mode", "timeout", limit_s=120)
+    finished = run_script("faults.py", tmp_path, "--mode", "timeout")
     assert finished.returncode == 0, finished.stderr[-3000:]
     (rank0,) = results(tmp_path, "rank0")
     assert rank0["error"], "the barrier returned although rank 1 never joined it"
@@ -64,7 +65,7 @@ def test_the_collective_timeout_is_honoured(tmp_path):
 def test_started_workers_a_dead_or_failed_worker_ends_the_launch(tmp_path):
     # ddp_spawn and ddp_fork share the launcher and its fault handling; fork is used here because it
     # starts in a fraction of spawn's time (no re-import per worker)
-    finished = run_script("handback.py", tmp_path, "--strategy", "ddp_fork", "--mode", "faults", limit_s=150)
+    finished = run_script("handback.py", tmp_path, "--strategy", "ddp_fork", "--mode", "faults")
     assert finished.returncode == 0, finished.stderr[-3000:]
     main, killed, raised = results(tmp_path, "main", "dying-kill", "dying-raise")
     assert main["kill"][0] == "ProcessExitedException" and main["kill"][1] - killed["at"] < WITHIN_S

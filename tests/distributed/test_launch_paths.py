@@ -7,9 +7,9 @@ import sys
 import pytest
 import torch.multiprocessing as mp
 
-from tests.distributed.runner import Started, clean_env, free_port, results, run_script, SCRIPTS
+from tests.distributed.runner import HARD_LIMIT_S, SCRIPTS, Started, clean_env, free_port, results, run_script
 
-pytestmark = pytest.mark.ddp
+pytestmark = [pytest.mark.ddp, pytest.mark.slow]  # each starts processes: seconds each
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
 
@@ -34,7 +34,7 @@ def test_two_nodes_on_one_machine_with_two_torchrun_invocations(tmp_path):
                       str(SCRIPTS / "ranks.py"), "--out", str(tmp_path), "--devices", "1", "--num-nodes", "2"],
                      tmp_path, clean_env(), name=f"node{node}") for node in (0, 1)]
     try:
-        finished = [node.wait(120) for node in nodes]
+        finished = [node.wait(HARD_LIMIT_S) for node in nodes]
     finally:
         for node in nodes:
             node.close()
@@ -51,7 +51,7 @@ def _start_two(tmp_path, variables):
                        tmp_path, clean_env(**variables["common"], **variables["rank"](rank)), name=f"rank{rank}")
                for rank in (0, 1)]
     try:
-        finished = [s.wait(90) for s in started]
+        finished = [s.wait(HARD_LIMIT_S) for s in started]
     finally:
         for s in started:
             s.close()
