@@ -1,4 +1,0 @@
-"""Lightning's `lightning.pytorch.plugins.environments` path: the cluster environment plugins."""
-from statetrainer.plugins.environment import ClusterEnvironment, LightningEnvironment
-
-__all__ = ["ClusterEnvironment", "LightningEnvironment"]
