@@ -21,6 +21,7 @@ import statistics
 import tempfile
 import time
 import warnings
+from types import SimpleNamespace
 
 import torch
 
@@ -50,7 +51,7 @@ def per_call_us(fn, number: int, repeat: int) -> tuple[float, float]:
 
 def machine_in_train_batch(guards: dict) -> LoopMachine:
     """A LoopMachine driven from idle to train_batch, where batch_done is a self-loop."""
-    machine = LoopMachine(guards, lambda: (0, 0))
+    machine = LoopMachine(guards, SimpleNamespace(epoch=0, global_step=0))
     for trigger in ("fit", "configured", "started", "started"):
         machine.fire(trigger)
     assert machine.current == "train_batch", machine.current

@@ -126,7 +126,20 @@ class HookSignal(Signal):
 
     def connect(self, receiver: Callable, sender: Any = ANY, weak: bool = True) -> Callable:
         check_receiver(self, receiver)
+        LISTENER_CHANGES[0] += 1
         return super().connect(receiver, sender=sender, weak=weak)
+
+    def disconnect(self, receiver: Callable, sender: Any = ANY) -> None:
+        LISTENER_CHANGES[0] += 1
+        super().disconnect(receiver, sender=sender)
+
+
+LISTENER_CHANGES = [0]  # connects and disconnects so far: a run's batch plan is rebuilt when this moves
+
+
+def listeners_version() -> int:
+    """A number that changes whenever a receiver connects to or disconnects from any signal."""
+    return LISTENER_CHANGES[0]
 
 
 def check_receiver(signal: HookSignal, receiver: Callable) -> None:

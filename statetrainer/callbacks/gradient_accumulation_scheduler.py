@@ -78,5 +78,6 @@ def _is_int(value: Any) -> bool:
 
 
 def _overrides(module: Any, name: str) -> bool:
+    from statetrainer.module.hook_lookup import overrides
     from statetrainer.module.hooks import HookStubs
-    return getattr(type(module), name, None) is not getattr(HookStubs, name, None)
+    return overrides(module, HookStubs, name)

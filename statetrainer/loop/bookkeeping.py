@@ -26,9 +26,6 @@ def _attach_training(dispatch, book, p) -> None:
     def run_starts() -> None:
         book.begin_run("train")
 
-    def batch_opens(batch, batch_idx) -> None:
-        book.begin_batch(batch, batch_idx, 0, 1)
-
     def batch_closes(outputs, batch, batch_idx) -> None:
         book.end_batch("train", p.global_step, p.epoch, p.is_last_batch, stepped=p.batch_stepped)
 
@@ -42,7 +39,7 @@ def _attach_training(dispatch, book, p) -> None:
         book.end_run("train")
 
     dispatch.attach("on_train_start", run_starts, before=True)
-    dispatch.attach("on_train_batch_start", batch_opens, before=True)
+    dispatch.attach("on_train_batch_start", book.begin_batch, before=True)  # (batch, batch_idx): its defaults fit
     dispatch.attach("on_train_batch_end", batch_closes)
     dispatch.attach("on_train_epoch_end", epoch_values_final, before=True)
     dispatch.attach("on_train_epoch_end", epoch_closes)

@@ -130,10 +130,11 @@ class Fetcher:
             else:
                 self._read_ahead()
             return batch
-        batch = self._pull()
-        if batch is _END:
+        try:
+            batch = next(self._iter)
+        except StopIteration:
             self.done = True
-            raise StopIteration
+            raise
         self.fetched += 1
         self.done = self.fetched >= self.total
         return batch

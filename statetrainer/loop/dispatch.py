@@ -14,6 +14,7 @@ import functools
 from typing import Any, Callable
 
 from statetrainer.callbacks.callback import Callback
+from statetrainer.module.hook_lookup import implementation
 from statetrainer.module.hooks import HookStubs
 from statetrainer.profilers import actions as profiled
 from statetrainer.signals import CATALOGUE
@@ -46,8 +47,7 @@ def is_monitoring(callback: Any) -> bool:
 
 
 def _overrides(obj: Any, base: type, hook: str) -> bool:
-    impl = getattr(type(obj), hook, None)
-    return impl is not None and impl is not getattr(base, hook, None)
+    return implementation(obj, base, hook) is not None
 
 
 class Dispatcher:
@@ -76,22 +76,19 @@ class Dispatcher:
     # ------------------------------------------------------------------ plans
     def _group(self, group: str, hook: str) -> list[Callable]:
         if group == "module":
-            if self.module is not None and _overrides(self.module, HookStubs, hook):
-                return [self._wrap(getattr(self.module, hook), profiled.module_hook(self.module, hook))]
-            return []
+            found = implementation(self.module, HookStubs, hook)
+            return [self._wrap(found, profiled.module_hook(self.module, hook))] if found is not None else []
         if group == "datamodule":
-            dm = self.datamodule
-            if dm is not None and callable(getattr(dm, hook, None)) and _overrides_dm(dm, hook):
-                return [self._wrap(getattr(dm, hook), profiled.datamodule_hook(dm, hook))]
-            return []
+            found = _datamodule_hook(self.datamodule, hook)
+            return [self._wrap(found, profiled.datamodule_hook(self.datamodule, hook))] if found is not None else []
         chosen = self.callbacks
         if group == "plain_callbacks":
             chosen = [cb for cb in chosen if not is_monitoring(cb)]
         elif group == "monitoring_callbacks":
             chosen = [cb for cb in chosen if is_monitoring(cb)]
-        return [self._wrap(functools.partial(getattr(cb, hook), self.sender, self.module),
-                           profiled.callback(cb.state_key, hook))
-                for cb in chosen if _overrides(cb, Callback, hook)]
+        found = [(cb, implementation(cb, Callback, hook)) for cb in chosen]
+        return [self._wrap(functools.partial(fn, self.sender, self.module), profiled.callback(_label(cb), hook))
+                for cb, fn in found if fn is not None]
 
     def _wrap(self, fn: Callable, action: str) -> Callable:
         if self.profiler is None:
@@ -121,6 +118,14 @@ class Dispatcher:
     def set_callbacks(self, callbacks: list) -> None:
         self.callbacks = list(callbacks)
         self.invalidate()
+
+    def listened(self, hook: str) -> bool:
+        """Someone besides the trainer's own listeners hears `hook`: a callback, the module, the datamodule or
+        a signal receiver."""
+        groups = self._plans.get(("listeners", hook))
+        if groups is None:
+            groups = self._plans[("listeners", hook)] = self._groups_plan(hook, ORDER.get(hook, _DEFAULT))
+        return bool(groups) or bool(CATALOGUE[hook].receivers)
 
     def is_plain(self, hook: str) -> bool:
         """The module keeps the default of `hook` and nobody listens to its signal: the loop may run the
@@ -222,6 +227,17 @@ def _target(group: str) -> str:
     return {"module": "mod", "datamodule": "dm"}.get(group, "cb")
 
 
-def _overrides_dm(dm: Any, hook: str) -> bool:
+def _datamodule_hook(dm: Any, hook: str) -> Callable | None:
+    """A DataModule's overridden hook; any callable of that name on another object standing in for one."""
     from statetrainer.data.datamodule import DataModule
-    return _overrides(dm, DataModule, hook) if isinstance(dm, DataModule) else True
+    if dm is None:
+        return None
+    if isinstance(dm, DataModule):
+        return implementation(dm, DataModule, hook)
+    found = getattr(dm, hook, None)
+    return found if callable(found) else None
+
+
+def _label(callback: Any) -> str:
+    key = getattr(callback, "state_key", None)
+    return key if isinstance(key, str) else type(callback).__name__

@@ -41,13 +41,13 @@ def drive(machine, actions: dict[str, Callable], session, entry: str, on_termina
             while current != "finished":
                 trigger = actions[current](session)
                 if interrupts.pending and current not in _ENDING:
-                    interrupts.stopping = True
+                    interrupts.begin_stop()
                     raise interrupts.exception()
                 current = machine.fire(trigger)
         except KeyboardInterrupt as exc:
-            interrupts.stopping = True
+            interrupts.begin_stop()
             on_terminal(session, "interrupt", exc)
         except BaseException as exc:
-            interrupts.stopping = True
+            interrupts.begin_stop()
             on_terminal(session, "fail", exc)
             raise

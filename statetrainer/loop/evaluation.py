@@ -9,6 +9,9 @@ from typing import Any
 
 import torch
 
+from statetrainer.module.hook_lookup import accepts, implementation
+from statetrainer.module.hooks import HookStubs
+
 
 __all__ = ["EvalRun", "HOOKS"]
 
@@ -45,6 +48,11 @@ class EvalRun:
         self.results: list[dict] | None = None
         self._grad_ctx = None
         self._modes = None
+        # decided once per run: does a batch go through a transfer, the step under autocast, which arguments
+        self._transfers = session.feed.transfers()
+        self._autocast = session.precision.mixed_dtype is not None
+        step = implementation(session.module, HookStubs, self.hooks["step"])
+        self._takes_batch_idx = step is None or accepts(step, "batch_idx", min_args=2)
 
     @property
     def limits(self) -> list:
@@ -71,13 +79,18 @@ class EvalRun:
         s.dispatch.call(self.hooks["epoch_start"])
 
     def run_batch(self) -> None:
-        s, hooks = self.s, self.hooks
+        s, hooks, d = self.s, self.hooks, self.s.dispatch
         batch, batch_idx, dl_idx = self.cursor.fetch()
-        batch = s.feed.transfer(batch, dl_idx)
+        if self._transfers:
+            batch = s.feed.transfer(batch, dl_idx)
         args = (batch, batch_idx, dl_idx) if len(self.cursor.loaders) > 1 else (batch, batch_idx)
-        s.dispatch.call(hooks["batch_start"], *args)
-        with s.precision.autocast():
-            outputs = s.dispatch.call_module(hooks["step"], *args)
+        d.call(hooks["batch_start"], *args)
+        step_args = args if self._takes_batch_idx else (batch, *args[2:])
+        if self._autocast:
+            with s.precision.autocast():
+                outputs = d.call_module(hooks["step"], *step_args)
+        else:
+            outputs = d.call_module(hooks["step"], *step_args)
         if self.keep:
             self.predictions.setdefault(dl_idx, []).append(outputs)
         s.dispatch.call(hooks["batch_end"], outputs, *args)

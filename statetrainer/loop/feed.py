@@ -23,6 +23,10 @@ _LIMIT_FLAG = {"train": "limit_train_batches", "val": "limit_val_batches", "test
                "predict": "limit_predict_batches"}
 
 
+def _as_it_comes(batch: Any, dataloader_idx: int) -> Any:
+    return batch
+
+
 class EvalCursor:
     """Iterates several evaluation loaders in sequence, one batch per fetch."""
 
@@ -32,32 +36,32 @@ class EvalCursor:
         self._fetch = fetch
         self.dl_idx = 0
         self.batch_idx = -1
-        self._fetcher: Optional[Fetcher] = None
+        self.fetcher: Optional[Fetcher] = None
 
     def has_next(self) -> bool:
         while self.dl_idx < len(self.loaders):
-            if self._fetcher is None:
-                self._fetcher = Fetcher(self.loaders[self.dl_idx], self.limits[self.dl_idx])
+            if self.fetcher is None:
+                self.fetcher = Fetcher(self.loaders[self.dl_idx], self.limits[self.dl_idx])
                 self.batch_idx = -1
-            if self._fetcher.has_next():
+            if self.fetcher.has_next():
                 return True
-            self._fetcher = None
+            self.fetcher = None
             self.dl_idx += 1
         return False
 
     def fetch(self) -> tuple[Any, int, int]:
         """(batch, batch_idx, dataloader_idx); call after has_next() said True."""
-        batch = self._fetch(self._fetcher)
+        batch = self._fetch(self.fetcher)
         self.batch_idx += 1
         return batch, self.batch_idx, self.dl_idx
 
     def restart(self, loaders: list, limits: list) -> None:
         """Iterate `loaders` instead, from their start (nothing was fetched yet)."""
         self.loaders, self.limits = loaders, limits
-        self.dl_idx, self.batch_idx, self._fetcher = 0, -1, None
+        self.dl_idx, self.batch_idx, self.fetcher = 0, -1, None
 
     def at_last_of_loader(self) -> bool:
-        return not self._fetcher.has_next()
+        return not self.fetcher.has_next()
 
     @property
     def empty(self) -> bool:
@@ -67,14 +71,16 @@ class EvalCursor:
 class Feed:
     """A run's loaders: train (one), validation in fit, and the loaders of validate/test/predict."""
 
-    def __init__(self, sources: DataSources, config, position, transfer: Callable[[Any, int], Any],
+    def __init__(self, sources: DataSources, config, position, transfer: Callable[[Any, int], Any] | None,
                  profiler=None):
         self.sources = sources
         self.config = config
         self.position = position
         self.profiler = profiler
-        # the precision/device/hook chain a batch goes through, and the fetches: profiler rows when one is active
-        self.transfer = actions.timed(profiler, actions.TRANSFER, transfer)
+        # the precision/device/hook chain a batch goes through (None: nothing to do), and the fetches: profiler
+        # rows when one is active
+        self._transfer_needed = transfer is not None
+        self.transfer = actions.timed(profiler, actions.TRANSFER, transfer or _as_it_comes)
         self._fetch = actions.timed(profiler, actions.FETCH_TRAIN, Fetcher.fetch)
         self.train_loader: Any = None
         self.train_loaded_epoch: Optional[int] = None
@@ -86,10 +92,14 @@ class Feed:
         self.cursor: Optional[EvalCursor] = None
         self._recorders: list = []                        # predict: each loader's IndexRecorder (or None)
         self._eval_source: Optional[str] = None           # val / test / predict while validate/test/predict runs
-        self._fetcher: Optional[Fetcher] = None
+        self.fetcher: Optional[Fetcher] = None
         self._train_epoch_start: Optional[dict] = None   # data state of the train loader at the epoch's start
         self._val_start: Optional[list] = None           # val loaders' data state when an evaluation began
         self._saved: Optional[dict] = None               # what a checkpoint gave us to resume from
+
+    def transfers(self) -> bool:
+        """A batch goes through something before its step (precision conversion, transfer hooks, a device)."""
+        return self._transfer_needed or self.profiler is not None
 
     # ------------------------------------------------------------------ loading
     def prepare(self, loader: Any) -> Any:
@@ -200,7 +210,7 @@ class Feed:
         if saved is not None and saved.get("now") and p.epoch_data_ended():
             data_state.restore(loader, saved["now"])  # the epoch's data was used up: nothing to iterate
             self._train_epoch_start, self._saved = saved.get("epoch_start"), None
-            self._fetcher = Fetcher((), 0)
+            self.fetcher = Fetcher((), 0)
             return
         if saved is not None and saved.get("stateful") and p.replay_exact and saved.get("now"):
             data_state.restore(loader, saved["now"])  # the source continues from where it was: no replay
@@ -218,18 +228,15 @@ class Feed:
             skip = p.batches_seen
         self._saved = None
         track = (lambda: data_state.capture(loader)) if data_state.is_stateful(loader) else None
-        self._fetcher = Fetcher(loader, n, skip=skip, already=already, track=track)
+        self.fetcher = Fetcher(loader, n, skip=skip, already=already, track=track)
 
     def has_next_train(self) -> bool:
-        return self._fetcher is not None and self._fetcher.has_next()
+        return self.fetcher is not None and self.fetcher.has_next()
 
     def fetch_train(self) -> Any:
-        """The next training batch (not yet transferred); StopIteration when the loader ended early."""
-        return self._fetch(self._fetcher)
-
-    @property
-    def fetched_last(self) -> bool:
-        return self._fetcher.done
+        """The next training batch (not yet transferred); StopIteration when the loader ended early.
+        `fetcher.done` then tells whether it was the epoch's last."""
+        return self._fetch(self.fetcher)
 
     # ------------------------------------------------------------------ saving and restoring
     def state_dict(self) -> dict[str, Any]:
@@ -239,7 +246,7 @@ class Feed:
         stateful = data_state.is_stateful(loader)
         now = None
         if self.position.phase not in ("batch_running",):
-            tracked = self._fetcher.tracked if self._fetcher is not None else None
+            tracked = self.fetcher.tracked if self.fetcher is not None else None
             now = tracked if tracked is not None else data_state.capture(loader)
         state = {"epoch_start": self._train_epoch_start, "now": now, "stateful": stateful}
         if self.val_loaders:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from statetrainer.loop.batch_plan import TrainingPlan
 from statetrainer.loop.evaluation import EvalRun
 from statetrainer.loop.training import run_training_batch
 from statetrainer.machine.guards import validation_epoch
@@ -73,6 +74,7 @@ def train_start(s) -> str:
     if validation_epoch(s.ctx):
         s.feed.val()  # Lightning loads the validation data before on_train_start when it will validate
     p.train_started = True
+    s.run.plan = TrainingPlan(s)
     s.dispatch.call("on_train_start")
     return "started"
 
@@ -97,23 +99,31 @@ def epoch_start(s) -> str:
 
 
 def train_batch(s) -> str:
-    s.optim.close_batch()
-    p, feed = s.position, s.feed
+    """One training batch, top to bottom; what this run does not need was left out by its plan."""
+    plan = s.run.plan.current()
+    p, feed, d = s.position, s.feed, s.dispatch
+    if p.close_pending and s.optim.scheduler_configs:
+        s.optim.close_batch()
     try:
         batch = feed.fetch_train()
     except StopIteration:
         p.is_last_batch = True
         return "exhausted"
-    batch_idx = p.begin_batch(feed.fetched_last)
-    batch = feed.transfer(batch, 0)
-    if s.dispatch.call("on_train_batch_start", batch, batch_idx) == -1:
+    batch_idx = p.begin_batch(feed.fetcher.done)
+    if plan.transfers:
+        batch = feed.transfer(batch, 0)
+    if d.call("on_train_batch_start", batch, batch_idx) == -1:
         p.skip_rest_of_epoch()
         return "batch_done"
-    outputs = run_training_batch(s, batch, batch_idx)
-    stepped = p.steps_after_this_batch()
-    s.optim.after_batch(stepped, p.epoch_data_ended())
+    if plan.plain:  # no accumulation in a plain plan: every batch steps
+        outputs, stepped = plan.run_plain(batch, batch_idx), True
+    else:
+        outputs = run_training_batch(s, plan, batch, batch_idx)
+        stepped = p.steps_after_this_batch()
+    if s.optim.scheduler_configs:  # a callback may swap them in during fit (SWA): read each batch
+        s.optim.after_batch(stepped, p.epoch_data_ended())
     p.end_batch(stepped)
-    s.dispatch.call("on_train_batch_end", outputs, batch, batch_idx)
+    d.call("on_train_batch_end", outputs, batch, batch_idx)
     return "batch_done"
 
 

@@ -33,11 +33,11 @@ class Interrupts:
     def __init__(self):
         self.count = 0
         self.signum: Optional[int] = None
+        self.pending = False        # a signal arrived and the stop has not begun (read between states)
         self.stopping = False       # the interrupt is being handled (on_exception, checkpoint, teardown)
 
-    @property
-    def pending(self) -> bool:
-        return self.count > 0 and not self.stopping
+    def begin_stop(self) -> None:
+        self.stopping, self.pending = True, False
 
     def exception(self) -> KeyboardInterrupt:
         if self.signum == _signal.SIGTERM:
@@ -47,11 +47,12 @@ class Interrupts:
     def _handle(self, signum, frame) -> None:
         self.count += 1
         self.signum = self.signum or signum
+        self.pending = not self.stopping
         if self.stopping:
             print("statetrainer: already stopping; the checkpoint is being written.", file=sys.stderr, flush=True)
             return
         if self.count >= _IMMEDIATE_AFTER:
-            self.stopping = True
+            self.begin_stop()
             raise self.exception()
         if self.count == 1:
             name = "Ctrl-C" if signum == _signal.SIGINT else "SIGTERM"

@@ -29,6 +29,7 @@ class Accumulation:
     def __init__(self, schedule: dict[int, int]):
         self.schedule = dict(schedule)
         self._single = self.schedule.get(0, 1) if len(self.schedule) == 1 else None
+        self.changes = 0        # requests so far (a run's batch plan re-decides when this moves)
 
     def factor(self, epoch: int) -> int:
         if self._single is not None:
@@ -47,12 +48,13 @@ class Accumulation:
             kept = {e: k for e, k in self.schedule.items() if e < from_epoch}
             self.schedule = {**kept, from_epoch: int(value)}
         self._single = self.schedule.get(0, 1) if len(self.schedule) == 1 and 0 in self.schedule else None
+        self.changes += 1
 
 
 class Optimization:
     """Optimizers and schedulers of one run, and how a step happens."""
 
-    def __init__(self, module, dispatch, precision, position, config, metrics, profiler=None):
+    def __init__(self, module, dispatch, precision, position, config, metrics, profiler=None, accumulation=None):
         self.module = module
         self.dispatch = dispatch
         self.precision = precision
@@ -64,6 +66,7 @@ class Optimization:
         self.clip_val = config.gradient_clip_val
         self.clip_algorithm = config.gradient_clip_algorithm
         self.track_norm = config.track_grad_norm
+        self.accumulation = accumulation
         self._clips: Optional[bool] = None      # decided on the first step of the run
         # the loop's own work, each a profiler row: the plain methods unless a profiler is active
         self.step = actions.timed(profiler, actions.OPTIMIZER_STEP, self._step)
@@ -88,6 +91,17 @@ class Optimization:
         self.optimizers = optimizers
         self.step_optimizers = [StepOptimizer(opt, self.step) for opt in optimizers]
         self.scheduler_configs = configs
+
+    def steps_plainly(self) -> bool:
+        """An optimizer step here is just `optimizer.step()` after the closure: no scaler or autocast, a torch
+        optimizer that evaluates its closure once, no accumulation, no clipping, no gradient norms."""
+        from statetrainer.plugins.precision import evaluates_closure_once
+        precision = self.precision
+        if precision.scaler is not None or precision.mixed_dtype is not None or self.track_norm != -1:
+            return False
+        if self.accumulation is None or self.accumulation.schedule != {0: 1}:
+            return False
+        return len(self.optimizers) == 1 and evaluates_closure_once(self.optimizers[0]) and not self._decide_clipping()
 
     def wrapped(self, raw) -> Any:
         for wrapped in self.step_optimizers:

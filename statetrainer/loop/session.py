@@ -20,6 +20,7 @@ class RunRecord:
     evaluation: Any = None                # the running EvalRun, if any
     results: Any = None                   # validate/test metrics, predict outputs
     restore: Any = None                   # loop.resume.Restore: ckpt_path, read and put back in two steps
+    plan: Any = None                      # loop.batch_plan.TrainingPlan, made when training starts
     written: list = field(default_factory=list)   # checkpoint files this call wrote, oldest first
     return_predictions: bool = True
     failing_state: Optional[str] = None   # the machine state an exception or interrupt arrived in

@@ -15,9 +15,8 @@ _HOOK = {"train": "train_dataloader", "val": "val_dataloader", "test": "test_dat
 def _overrides(obj: Any, hook: str) -> bool:
     from statetrainer.data.datamodule import DataModule
     from statetrainer.module.hooks import HookStubs
-    base = DataModule if isinstance(obj, DataModule) else HookStubs
-    impl = getattr(type(obj), hook, None)
-    return impl is not None and impl is not getattr(base, hook, None)
+    from statetrainer.module.hook_lookup import overrides
+    return overrides(obj, DataModule if isinstance(obj, DataModule) else HookStubs, hook)
 
 
 class DataSources:

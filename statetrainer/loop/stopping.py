@@ -59,6 +59,8 @@ class StopRules:
 
         The first reason seen is kept, so `stop_reason` names the epoch in which the stop happened
         (not the epoch counter after the last epoch end)."""
+        if in_epoch and not self.should_stop and (self.max_steps == -1 or self.position.global_step < self.max_steps):
+            return None  # the per-batch answer, without building any reason
         reason = self._rule_now(in_epoch)
         if reason is not None and self._first is None:
             self._first = reason

@@ -31,9 +31,9 @@ def split_training_output(out: Any, automatic: bool) -> tuple[Any, dict]:
     return None, {}
 
 
-def _training_step(s, batch, batch_idx) -> Any:
+def _training_step(s, plan, batch, batch_idx) -> Any:
     with s.precision.autocast():
-        out = s.dispatch.call_module("training_step", batch, batch_idx)
+        out = s.dispatch.call_module("training_step", *plan.step_args(batch, batch_idx))
     return out
 
 
@@ -45,7 +45,7 @@ def manual_backward(s, loss, *args, **kwargs) -> None:
     s.optim.backward(loss, *args, **kwargs)
 
 
-def _automatic(s, batch, batch_idx) -> dict:
+def _automatic(s, plan, batch, batch_idx) -> dict:
     p = s.position
     k = p.accumulates()
     step_opt = s.optim.step_optimizers[0]
@@ -54,7 +54,7 @@ def _automatic(s, batch, batch_idx) -> dict:
     holder: dict = {}
 
     def closure():
-        loss, extra = split_training_output(_training_step(s, batch, batch_idx), True)
+        loss, extra = split_training_output(_training_step(s, plan, batch, batch_idx), True)
         if loss is not None and k != 1:
             loss = loss / k
         if clear_grads:
@@ -81,16 +81,17 @@ def _automatic(s, batch, batch_idx) -> dict:
     return holder["out"]
 
 
-def _manual(s, batch, batch_idx) -> dict:
-    out = _training_step(s, batch, batch_idx)
+def _manual(s, plan, batch, batch_idx) -> dict:
+    out = _training_step(s, plan, batch, batch_idx)
     loss, extra = split_training_output(out, False)
     if loss is not None:
         return {"loss": loss.detach(), **extra}
     return dict(extra) if isinstance(out, dict) else {}
 
 
-def run_training_batch(s, batch, batch_idx) -> dict:
-    """Run training_step and the optimization chain; returns the outputs given to on_train_batch_end."""
+def run_training_batch(s, plan, batch, batch_idx) -> dict:
+    """Run training_step and the optimization chain with every hook; returns the outputs given to
+    on_train_batch_end (the plan's plain body does the same when nobody listens)."""
     if s.module.automatic_optimization:
-        return _automatic(s, batch, batch_idx)
-    return _manual(s, batch, batch_idx)
+        return _automatic(s, plan, batch, batch_idx)
+    return _manual(s, plan, batch, batch_idx)

@@ -62,11 +62,12 @@ def should_validate_now(ctx) -> bool:
     """Validation runs after this batch (Lightning's val_check_interval / check_val_every_n_epoch rule)."""
     p = ctx.position
     c = p.shape
-    if p.epoch_skipped or not validation_epoch(ctx):
-        return False
+    every = c.check_val_every_n_epoch
+    if p.epoch_skipped or not c.validation_enabled or (every is not None and (p.epoch + 1) % every):
+        return False  # validation_epoch(ctx), inline: this guard runs after every batch
     if p.is_last_batch and math.isinf(c.val_check_batch):
         return True
-    if ctx.stop.should_stop_granted():
+    if ctx.stop.should_stop and ctx.stop.should_stop_granted():
         return True
     if math.isinf(c.val_check_batch):
         return p.is_last_batch
@@ -79,7 +80,7 @@ def epoch_done(ctx) -> bool:
     p = ctx.position
     if ctx.stop.decide(in_epoch=True) is not None:  # first: a stop on the last batch is worded in its epoch
         return True
-    return p.epoch_skipped or p.epoch_data_ended()
+    return p.epoch_skipped or p.is_last_batch or p.batches_seen >= p.shape.epoch_length
 
 
 def fit_done(ctx) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from typing import Callable, Mapping, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 from transitions import Machine, MachineError
 
@@ -35,7 +35,7 @@ class _Carrier:
 class LoopMachine:
     """Fires triggers through the declared table; guards are bound to one loop context."""
 
-    def __init__(self, guards: Mapping[str, Callable[[], bool]], counters: Callable[[], tuple[int, int]],
+    def __init__(self, guards: Mapping[str, Callable[[], bool]], counters: Any,
                  history_size: int = 1000):
         self._carrier = _Carrier()
         rows = [{"trigger": trig, "source": src, "dest": dest, "conditions": [guards[g] for g in gs]}
@@ -44,8 +44,8 @@ class LoopMachine:
                                 initial="idle", auto_transitions=False, send_event=False, queued=False,
                                 ignore_invalid_triggers=False, model_attribute="fsm_state")
         self._triggers = {trig: getattr(self._carrier, trig) for trig, *_ in TRANSITIONS}
-        self._counters = counters
-        self.history: deque[Transition] = deque(maxlen=history_size)
+        self._where = counters     # an object with `epoch` and `global_step` (the loop's position)
+        self._history: deque[tuple] = deque(maxlen=history_size)
         self._allowed: dict[str, set[str]] = {}
         self._rows: dict[tuple[str, str], list[tuple[str, tuple]]] = {}
         for trig, src, dest, gs in TRANSITIONS:
@@ -56,6 +56,11 @@ class LoopMachine:
     @property
     def current(self) -> str:
         return self._carrier.fsm_state
+
+    @property
+    def history(self) -> list[Transition]:
+        """The recent transitions, oldest first (bounded)."""
+        return [Transition(*record) for record in self._history]
 
     def allowed(self, state: str | None = None) -> list[str]:
         return sorted(self._allowed.get(state or self.current, ()))
@@ -87,8 +92,8 @@ class LoopMachine:
                 raise InvalidTransitionError(source, trigger, self.allowed(source)) from None
             if self._carrier.fsm_state != dest:  # a guard changed its mind: guards must be pure
                 raise InvalidTransitionError(source, f"{trigger} (guards disagreed)", self.allowed(source))
-        epoch, step = self._counters()
-        self.history.append(Transition(source, trigger, dest, epoch, step, time.time()))
+        where = self._where
+        self._history.append((source, trigger, dest, where.epoch, where.global_step, time.time()))  # a Transition when read
         return dest
 
     def force_terminal(self, trigger: str) -> str:

@@ -56,13 +56,14 @@ class MetricBook:
     def __init__(self, log_every_n_steps: int = 50, loggers: Callable[[], Iterable[Any]] | None = None, *,
                  rank_zero: bool = True, fast_dev_run: bool = False, barebones: bool = False,
                  should_stop: Callable[[], bool] | None = None, sync: Callable[..., torch.Tensor] | None = None,
-                 device: torch.device | str | None = None):
+                 device: torch.device | str | None = None, stop_rules: Any = None):
         self.log_every_n_steps = log_every_n_steps
         self.loggers = loggers or (lambda: [])
         self.rank_zero = rank_zero
         self.fast_dev_run = fast_dev_run
         self.barebones = barebones
         self.should_stop = should_stop or (lambda: False)
+        self.stop_rules = stop_rules      # read directly when given (its `should_stop`): no call per batch
         self.sync = sync or _no_sync
         self.device = device
         self.batches_that_stepped = 0
@@ -79,6 +80,8 @@ class MetricBook:
         self._previous_dl = 0
         self._warned: set[str] = set()
         self._resume: dict | None = None   # what a checkpoint gave, applied when the training run opens
+        self._unmerged: MetricCollection | None = None  # step values logged since the dictionaries were updated
+        self._slots_seen: dict[tuple, tuple] = {}  # a log call's arguments -> (collection, slot, dataloader index)
 
     # ------------------------------------------------------------------ the three dictionaries
     @property
@@ -94,10 +97,18 @@ class MetricBook:
         return self._merge_now("pbar", self._pbar)
 
     def _merge_now(self, view: str, target: dict) -> dict:
+        self._flush()
         collection = self._collection()
         if collection is not None:
             target.update(getattr(collection.views(self._first_iter is not None), view))
         return target
+
+    def _flush(self) -> None:
+        """Bring the step values logged in earlier batches into the dictionaries (done when something reads
+        them or the loop moves on, not after every batch)."""
+        if self._unmerged is not None:
+            collection, self._unmerged = self._unmerged, None
+            self._merge(collection.views(True))
 
     def _merge(self, views: Views) -> None:
         self._callback.update(views.callback)
@@ -106,6 +117,7 @@ class MetricBook:
 
     def _reset_dicts(self) -> None:
         self._callback, self._logged, self._pbar = {}, {}, {}
+        self._unmerged = None
 
     # ------------------------------------------------------------------ self.log
     def log(self, fx: str | None, name: str, value: Any, prog_bar: bool = False, logger: bool | None = None,
@@ -113,7 +125,12 @@ class MetricBook:
             enable_graph: bool = False, sync_dist: bool = False, sync_dist_group: Any = None,
             add_dataloader_idx: bool = True, batch_size: int | None = None, metric_attribute: str | None = None,
             rank_zero_only: bool = False) -> None:
-        """`StateModule.log` lands here with `fx` = the hook running now."""
+        """`StateModule.log` lands here with `fx` = the hook running now. A name logged again with the same
+        arguments in the same loop goes straight to its slot (`_fast_log`): what the first call decided holds."""
+        key = (fx, name, prog_bar, logger, on_step, on_epoch, reduce_fx, enable_graph, sync_dist, add_dataloader_idx,
+               rank_zero_only)
+        if sync_dist_group is None and self._fast_log(key, value, batch_size):
+            return
         value = to_loggable(name, value, self.device)
         if self.barebones:
             self._warn_once("`self.log` is ignored because the Trainer runs with `barebones=True`.")
@@ -130,8 +147,25 @@ class MetricBook:
             collection.reset(tensors_only=True, fx=fx)    # first call of this hook in a new loop or epoch
         if logger is True and not list(self.loggers()):
             self._warn_once(f"`self.log({name!r}, ..., logger=True)` was called but the Trainer has no logger.")
-        collection.log(options, value, batch_size)
+        slot = collection.log(options, value, batch_size)
         self._current_fx = fx
+        if slot.is_tensor and sync_dist_group is None:
+            self._slots_seen[key] = (collection, slot, collection.dataloader_idx)
+
+    def _fast_log(self, key: tuple, value: Any, batch_size: int | None) -> bool:
+        """The same call as one already made in this loop: add a single-element float tensor to its slot."""
+        seen = self._slots_seen.get(key)
+        if seen is None or type(value) is not torch.Tensor or value.numel() != 1 or not value.is_floating_point():
+            return False
+        collection, slot, dataloader_idx = seen
+        run = self._runs[-1] if self._runs else None
+        if run is None or run.collection is not collection or collection.dataloader_idx != dataloader_idx:
+            return False
+        if self._current_fx != key[0] and self._first_iter is not False:
+            return False  # the first call of this hook in a new loop or epoch resets its values: the full path
+        value = value.detach()
+        slot.update(value if value.dim() == 0 else value.squeeze(), collection._batch_size(slot, batch_size))
+        return True
 
     def log_dict(self, fx: str | None, dictionary: Mapping[str, Any], **options: Any) -> None:
         """`log` for every item of a mapping (options shared)."""
@@ -169,6 +203,7 @@ class MetricBook:
         """
         if stage not in STAGES:
             raise MisconfigurationError(f"`begin_run` got stage {stage!r}; accepted: {', '.join(STAGES)}.")
+        self._flush()
         top = self._top()
         if stage == "train" and top is not None and top.stage == "train" and top.between_epochs:
             return                              # a loop that announces every epoch: same fit
@@ -189,6 +224,7 @@ class MetricBook:
 
     def _fresh_run(self, stage: str) -> _Run:
         self._reset_dicts()
+        self._slots_seen.clear()
         self._first_iter, self._current_fx, self._pending_step = None, None, False
         if stage in ("train", "validate", "test"):
             self._eval_steps = defaultdict(int)     # the dataloaders are set up anew
@@ -198,12 +234,13 @@ class MetricBook:
         return _Run(stage, collection)
 
     def begin_batch(self, batch: Any, batch_idx: int = 0, dataloader_idx: int = 0, num_dataloaders: int = 1) -> None:
-        """After batch transfer, before `on_*_batch_start`."""
-        run = self._top()
+        """After batch transfer, before `on_*_batch_start` (per batch: kept to attribute work)."""
+        run = self._runs[-1] if self._runs else None
         if run is None or run.collection is None:
             return
         if run.stage == "train":
-            self._apply_pending_step()
+            if self._pending_step:
+                self._apply_pending_step()
             run.between_epochs = False
         elif dataloader_idx != self._previous_dl:
             self._store_dataloader_outputs(run.collection)
@@ -217,15 +254,18 @@ class MetricBook:
     def end_batch(self, stage: str, global_step: int, epoch: int, is_last_batch: bool = False,
                   stepped: bool | None = None) -> None:
         """After `on_*_batch_end`. `stepped`: False when automatic optimization accumulates this batch."""
-        run = self._top()
+        run = self._runs[-1] if self._runs else None
         if run is None or run.collection is None:
             return
         collection = run.collection
-        if collection.slots:  # nothing logged yet: no view to build (the per-batch fast path)
-            self._merge(collection.views(True))
+        if collection.slots:  # merged into the dictionaries when they are read or the loop moves on
+            self._unmerged = collection
         collection.batch, collection.batch_size = None, None
         if run.stage == "train":
-            self._end_train_batch(collection, global_step, epoch, stepped)
+            if stepped is None or stepped:
+                self._end_train_batch(collection, global_step, epoch, stepped)
+            else:
+                self._last_global_step = global_step
         elif run.stage != "sanity_check":
             self._emit(collection.views(True).log, epoch, step=self._eval_steps[self._previous_dl])
             self._eval_steps[self._previous_dl] += 1
@@ -247,14 +287,18 @@ class MetricBook:
             return True
         if not self.log_every_n_steps:
             return False
-        return (self.batches_that_stepped + 1) % self.log_every_n_steps == 0 or bool(self.should_stop())
+        return (self.batches_that_stepped + 1) % self.log_every_n_steps == 0 or self._stop_requested()
+
+    def _stop_requested(self) -> bool:
+        rules = self.stop_rules
+        return rules.should_stop if rules is not None else bool(self.should_stop())
 
     def _apply_pending_step(self) -> None:
         if not self._pending_step:
             return
         self._pending_step = False
         self.batches_that_stepped += 1
-        if self.should_stop() and self.rank_zero:
+        if self._stop_requested() and self.rank_zero:
             for logger in self.loggers():
                 logger.save()
 
@@ -287,6 +331,7 @@ class MetricBook:
         if run is None or run.collection is None:
             return None
         collection = run.collection
+        self._flush()
         self._merge(collection.views(self._first_iter is not None))
         self._current_fx = None
         if run.stage == "train":
@@ -312,6 +357,7 @@ class MetricBook:
         """After `on_validation_end` / `on_test_end` / `on_train_end` / `on_sanity_check_end`."""
         if not self._runs or self._runs[-1].requested != stage:
             return
+        self._flush()
         run = self._runs.pop()
         if run.inner or run.collection is None:
             return
@@ -325,6 +371,7 @@ class MetricBook:
 
     def abort(self) -> None:
         """A call ended by an exception: close every open run; the dictionaries keep their values."""
+        self._flush()
         self._runs.clear()
         self._first_iter, self._current_fx, self._pending_step = None, None, False
         self._eval_outputs = []
@@ -370,6 +417,7 @@ class MetricBook:
         """What a resume needs to continue as if never stopped: the logger step counter, the three
         dictionaries (a scheduler or EarlyStopping may read a metric before it is logged again) and,
         inside a training epoch, the running epoch aggregates of the training run."""
+        self._flush()
         state: dict[str, Any] = {"batches_that_stepped": self.batches_that_stepped,
                                  "callback": dict(self._callback), "logged": dict(self._logged),
                                  "pbar": dict(self._pbar)}

@@ -36,8 +36,8 @@ class MetricCollection:
         self.batch_size: int | None = None
         self.dataloader_idx: int | None = None
 
-    def log(self, options: LogOptions, value: Any, batch_size: int | None) -> None:
-        """Add one value; refuse a second call with other options or a name that clashes."""
+    def log(self, options: LogOptions, value: Any, batch_size: int | None) -> MetricSlot:
+        """Add one value; refuse a second call with other options or a name that clashes. Returns the slot."""
         key = f"{options.fx}.{options.name}"
         if options.dataloader_idx is not None and options.add_dataloader_idx:
             key += f".{options.dataloader_idx}"
@@ -51,6 +51,7 @@ class MetricCollection:
                 f"({_difference(slot.options, options)}); accepted: the same options for every call of a name in "
                 "one hook.")
         slot.update(value, self._batch_size(slot, batch_size))
+        return slot
 
     def _check_clash(self, options: LogOptions) -> None:
         mine = options.output_names()

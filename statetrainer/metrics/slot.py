@@ -55,12 +55,15 @@ class MetricSlot:
             self.metric = value
             self.step_value = getattr(value, "_forward_cache", None)
             return
-        value = self._as_float(value)
+        dtype = value.dtype
+        if dtype is not torch.float32 and dtype is not torch.float64:
+            value = self._as_float(value)
         if self.total.device != value.device:
             self.total, self.weight = self.total.to(value.device), self.weight.to(value.device)
-        if self.options.on_step:
-            self.step_value = self._synced(value)
-            if not self.options.on_epoch:
+        options = self.options
+        if options.on_step:
+            self.step_value = value if self._sync is None else self._synced(value)
+            if not options.on_epoch:
                 return
         reduce = self.options.reduce
         if reduce == "mean":

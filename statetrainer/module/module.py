@@ -91,12 +91,11 @@ class StateModule(HookStubs, HyperparametersBase, nn.Module):
             add_dataloader_idx: bool = True, batch_size: int | None = None, metric_attribute: str | None = None,
             rank_zero_only: bool = False) -> None:
         """Record a metric; see docs/logging.md for the per-hook defaults (Lightning's)."""
-        book = self._metric_book("log")
+        trainer = self.__dict__.get("_trainer")
+        book = trainer._metrics if trainer is not None else self._metric_book("log")
         if book is not None:
-            book.log(self._current_fx_name, name, value, prog_bar=prog_bar, logger=logger, on_step=on_step,
-                     on_epoch=on_epoch, reduce_fx=reduce_fx, enable_graph=enable_graph, sync_dist=sync_dist,
-                     sync_dist_group=sync_dist_group, add_dataloader_idx=add_dataloader_idx,
-                     batch_size=batch_size, metric_attribute=metric_attribute, rank_zero_only=rank_zero_only)
+            book.log(self._current_fx_name, name, value, prog_bar, logger, on_step, on_epoch, reduce_fx, enable_graph,
+                     sync_dist, sync_dist_group, add_dataloader_idx, batch_size, metric_attribute, rank_zero_only)
 
     def log_dict(self, dictionary: Mapping[str, Any], prog_bar: bool = False, logger: bool | None = None,
                  on_step: bool | None = None, on_epoch: bool | None = None, reduce_fx: Any = "mean",

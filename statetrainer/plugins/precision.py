@@ -65,7 +65,7 @@ class Precision:
 
     def optimizer_step(self, optimizer, closure, **kwargs: Any) -> Any:
         if self.scaler is None:
-            if closure is not None and _evaluates_closure_once(optimizer):
+            if closure is not None and evaluates_closure_once(optimizer):
                 loss = closure()  # what torch's step would do first, without its enable_grad wrapper
                 optimizer.step(**kwargs)
                 return loss
@@ -86,7 +86,7 @@ class Precision:
             self.scaler.load_state_dict(state)
 
 
-def _evaluates_closure_once(optimizer) -> bool:
+def evaluates_closure_once(optimizer) -> bool:
     """torch's own optimizers except LBFGS call the closure exactly once, before the update; others
     (LBFGS, third-party ones such as SAM) get the closure and decide."""
     cls = type(optimizer)

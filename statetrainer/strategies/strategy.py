@@ -80,6 +80,11 @@ class Strategy:
         """Release what setup took."""
 
     # -------------------------------------------------------------- collectives (identity in one process)
+    def runs_steps_plainly(self) -> bool:
+        """training_step and backward need nothing from the strategy (one process): a run may call them
+        directly. A strategy that wraps the step (DDP) says False."""
+        return True
+
     def barrier(self, name: str | None = None) -> None:
         """Wait for every process (nothing to wait for in one process)."""
 

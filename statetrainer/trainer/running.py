@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import functools
 import warnings
+import weakref
 from typing import Any
 
 from statetrainer.errors import MisconfigurationError
+from statetrainer.module.hook_lookup import overrides
 from statetrainer.loop.actions import ACTIONS
 from statetrainer.loop.announce import announce
 from statetrainer.loop.bookkeeping import attach_metric_book
@@ -34,16 +36,16 @@ def _resolve_model(trainer, fn: str, model):
     if not isinstance(model, StateModule):
         raise MisconfigurationError(f"`model` got {type(model).__name__}; accepted: a statetrainer.StateModule instance.")
     step = _STEP.get(fn)
-    if step and getattr(type(model), step) is getattr(HookStubs, step):
+    if step and not overrides(model, HookStubs, step):
         raise MisconfigurationError(f"`{fn}` needs `{step}` but {type(model).__name__} does not define it; accepted: "
                                     f"a StateModule that implements {step}(batch, batch_idx).")
     return model
 
 
 def _validation_enabled(sources, module, limits) -> bool:
+    """Validation runs in fit: there is validation data, a validation_step (not None), and batches to take."""
     from statetrainer.module.hooks import HookStubs
-    return (sources.is_defined("val") and getattr(type(module), "validation_step") is not HookStubs.validation_step
-            and limits["val"] != 0)
+    return sources.is_defined("val") and overrides(module, HookStubs, "validation_step") and limits["val"] != 0
 
 
 def _read_checkpoint(trainer, ckpt_path, fn: str, weights_only) -> tuple[str, dict] | None:
@@ -71,7 +73,8 @@ def _session(trainer, fn: str, model, datamodule, ckpt_path, options: dict) -> S
     s = Session(fn=fn, module=model, datamodule=datamodule, callbacks=trainer.callbacks, dispatch=dispatch,
                 position=position, stop=trainer._stop,
                 feed=Feed(sources, config, position, transfer, dispatch.profiler),
-                optim=Optimization(model, dispatch, precision, position, config, trainer._metrics, dispatch.profiler),
+                optim=Optimization(model, dispatch, precision, position, config, trainer._metrics, dispatch.profiler,
+                                   trainer._accumulation),
                 metrics=trainer._metrics, precision=precision, strategy=trainer.strategy, config=config,
                 ctx=trainer._ctx, state=trainer.state, loggers=trainer.loggers, run=record)
     attach_metric_book(dispatch, trainer._metrics, position, record)
@@ -191,12 +194,14 @@ def connect_filtered(trainer, signal, every, once):
             if every is not None and counts.get(signal.name, 0) % every:
                 return None
             if once:
-                if key in position.once_fired:
+                signal.disconnect(receiver)  # from every sender: blinker keeps it listed otherwise
+                if key in position.once_fired:  # it ran before the checkpoint this run resumed from
                     return None
                 position.once_fired.add(key)
             return fn(sender, **payload)
         receiver.__wrapped__ = fn
         signal.connect(receiver, sender=trainer, weak=False)
-        fn.disconnect = lambda: signal.disconnect(receiver, sender=trainer)
+        fn.disconnect = lambda: signal.disconnect(receiver)
+        weakref.finalize(trainer, signal.disconnect, receiver)  # the trainer gone, its receivers go too
         return fn
     return decorator

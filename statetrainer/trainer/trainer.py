@@ -45,11 +45,10 @@ class Trainer(properties.TrainerProperties):
         self._stop = StopRules(self._position, cfg.max_epochs, cfg.max_steps, cfg.min_epochs, cfg.min_steps)
         self._ctx = LoopContext(self._position, self._stop, lambda: self.strategy)
         guards = {name: functools.partial(guard, self._ctx) for name, guard in GUARDS.items()}
-        self._machine = LoopMachine(guards, lambda: (self._position.epoch, self._position.global_step))
+        self._machine = LoopMachine(guards, self._position)
         self.state = TrainerState(lambda: self._machine)
         self._metrics = MetricBook(cfg.log_every_n_steps, lambda: self._loggers, fast_dev_run=bool(cfg.fast_dev_run),
-                                   barebones=cfg.barebones, should_stop=lambda: self._stop.should_stop,
-                                   device=self.strategy.root_device)
+                                   barebones=cfg.barebones, stop_rules=self._stop, device=self.strategy.root_device)
         self._session = None
         self._module = None
         self._datamodule = None

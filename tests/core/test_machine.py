@@ -2,6 +2,8 @@
 calls, the Mermaid diagram."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 import statetrainer as st
@@ -153,7 +155,7 @@ def test_history_is_bounded():
 
 
 def test_history_bound_of_a_machine():
-    machine = LoopMachine({name: (lambda: True) for name in GUARDS}, lambda: (0, 0), history_size=3)
+    machine = LoopMachine({name: (lambda: True) for name in GUARDS}, SimpleNamespace(epoch=0, global_step=0), history_size=3)
     for trigger in ("fit", "configured", "started"):
         machine.fire(trigger)
     machine.fire("fail")
@@ -198,7 +200,7 @@ def test_other_entry_points_inside_fit_are_refused_and_fail_the_run(fn):
 
 
 def test_machine_refuses_a_trigger_its_state_does_not_allow():
-    machine = LoopMachine({name: (lambda: True) for name in GUARDS}, lambda: (0, 0))
+    machine = LoopMachine({name: (lambda: True) for name in GUARDS}, SimpleNamespace(epoch=0, global_step=0))
     with pytest.raises(InvalidTransitionError) as info:
         machine.fire("batch_done")
     assert (info.value.state, info.value.trigger) == ("idle", "batch_done")
