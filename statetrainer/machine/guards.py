@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["GUARDS", "validation_epoch", "should_validate_now", "epoch_done", "fit_done", "accumulation_boundary",
+__all__ = ["GUARDS", "validation_epoch", "needs_time", "should_validate_now", "epoch_done", "fit_done", "accumulation_boundary",
            "is_global_zero", "is_local_zero", "prepares_data", "resumes_mid_epoch", "decision_pending"]
 
 
@@ -58,12 +58,22 @@ def validation_epoch(ctx) -> bool:
     return shape.validation_enabled and (every is None or (ctx.position.epoch + 1) % every == 0)
 
 
+def needs_time(ctx) -> bool:
+    """The time-based validation check will compare times after this batch: the loop reads the clock
+    for it (only then, so a run reads no clock it does not need)."""
+    p = ctx.position
+    return not p.epoch_skipped and validation_epoch(ctx) and not ctx.stop.should_stop_granted()
+
+
 def should_validate_now(ctx) -> bool:
-    """Validation runs after this batch (Lightning's val_check_interval / check_val_every_n_epoch rule)."""
+    """Validation runs after this batch (Lightning's val_check_interval / check_val_every_n_epoch rule;
+    with a time-based interval: once that much time passed since training started or validation ended)."""
     p = ctx.position
     c = p.shape
     if p.epoch_skipped or not validation_epoch(ctx):
         return False
+    if c.val_check_seconds is not None:
+        return ctx.stop.should_stop_granted() or p.seconds_since_validation() >= c.val_check_seconds
     if p.is_last_batch and math.isinf(c.val_check_batch):
         return True
     if ctx.stop.should_stop_granted():

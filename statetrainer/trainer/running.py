@@ -15,7 +15,7 @@ from statetrainer.loop.feed import Feed
 from statetrainer.loop.optim_step import Optimization
 from statetrainer.loop.resume import Restore
 from statetrainer.loop.session import RunRecord, Session
-from statetrainer.loop.sources import DataSources
+from statetrainer.loop.sources import DataSources, warn_unused_validation
 from statetrainer.loop.batch_transfer import batch_transfer
 from statetrainer.plugins.precision import make_precision
 
@@ -70,13 +70,15 @@ def _session(trainer, fn: str, model, datamodule, ckpt_path, options: dict) -> S
                                                          options.get("weights_only"))))
     s = Session(fn=fn, module=model, datamodule=datamodule, callbacks=trainer.callbacks, dispatch=dispatch,
                 position=position, stop=trainer._stop,
-                feed=Feed(sources, config, position, transfer, dispatch.profiler),
+                feed=Feed(sources, config, position, transfer, dispatch.profiler, shown=trainer._dataloaders),
                 optim=Optimization(model, dispatch, precision, position, config, trainer._metrics, dispatch.profiler),
                 metrics=trainer._metrics, precision=precision, strategy=trainer.strategy, config=config,
                 ctx=trainer._ctx, state=trainer.state, loggers=trainer.loggers, run=record)
     attach_metric_book(dispatch, trainer._metrics, position, record)
     shape = position.shape
     shape.validation_enabled = _validation_enabled(sources, model, config.limits)
+    if fn == "fit":
+        warn_unused_validation(sources, model)
     shape.sanity_steps = config.num_sanity_val_steps
     shape.check_val_every_n_epoch = config.check_val_every_n_epoch
     return s
@@ -131,6 +133,7 @@ def _on_terminal(trainer, s, trigger: str, exc: BaseException) -> None:
     p = s.position
     if s.run.evaluation is not None:
         s.run.evaluation.close()
+    s.feed.close()
     trainer._metrics.abort()
     s.run.failing_state = trainer.state.failing_state = trainer._machine.current
     exact = p.consistent_point()[2] and p.replay_exact

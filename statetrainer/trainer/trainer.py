@@ -51,6 +51,7 @@ class Trainer(properties.TrainerProperties):
                                    barebones=cfg.barebones, should_stop=lambda: self._stop.should_stop,
                                    device=self.strategy.root_device)
         self._session = None
+        self._dataloaders: dict = {}   # the loaders the last call loaded, by kind (what the *_dataloader(s) properties show)
         self._module = None
         self._datamodule = None
         self._interrupted = False

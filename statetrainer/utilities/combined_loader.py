@@ -216,8 +216,9 @@ class CombinedLoader(Iterable):
                              f"{len(self._flattened)} (one per iterable).")
         self._limits = None if limits is None else list(limits)
 
-    def _length(self) -> Limit:
-        """Batches one pass yields (inf when an iterable without length decides it)."""
+    def batches_per_pass(self) -> Limit:
+        """Batches one pass yields under the limits (inf when an iterable without length decides it);
+        unlike len(), known before iterating."""
         lengths = _lengths(self._flattened)
         if self._limits is not None:
             lengths = [min(length, limit) for length, limit in zip(lengths, self._limits)]
@@ -226,7 +227,7 @@ class CombinedLoader(Iterable):
     def __len__(self) -> int:
         if self._walk is None:
             raise RuntimeError("len(CombinedLoader) is known once it is iterated: call iter(combined_loader) first.")
-        return self._length()
+        return self.batches_per_pass()
 
     def __iter__(self) -> "CombinedLoader":
         self._walk = _Walk(self._flattened, self._mode, self._limits)
