@@ -133,7 +133,6 @@ def _on_terminal(trainer, s, trigger: str, exc: BaseException) -> None:
     p = s.position
     if s.run.evaluation is not None:
         s.run.evaluation.close()
-    s.feed.close()
     trainer._metrics.abort()
     s.run.failing_state = trainer.state.failing_state = trainer._machine.current
     exact = p.consistent_point()[2] and p.replay_exact
@@ -150,6 +149,7 @@ def _on_terminal(trainer, s, trigger: str, exc: BaseException) -> None:
             s.dispatch.call(hook, *args)
         except Exception as err:  # the original exception is the one that matters
             warnings.warn(f"{hook} raised {type(err).__name__}: {err} while handling {type(exc).__name__}")
+    s.feed.close()  # after the hooks: a checkpoint written in on_exception still reads the data position
     trainer.state.failing_state = None
     if trigger == "interrupt":
         announce(_interrupt_line(exc, s, written, exact), rank_zero=trainer.is_global_zero)
