@@ -105,7 +105,17 @@ class Feed:
             self._set_shape(n)
             if n:
                 self.position.restart_clock()
+            self._warn_short_epoch(n)
         return self.train_loader
+
+    def _warn_short_epoch(self, n: float) -> None:
+        """As Lightning: an epoch shorter than log_every_n_steps logs no training-step metrics."""
+        cfg = self.config
+        if cfg.logger is not False and not cfg.fast_dev_run and n < cfg.log_every_n_steps:
+            import warnings
+            warnings.warn(f"an epoch has {n} training batches, fewer than log_every_n_steps={cfg.log_every_n_steps}: "
+                          "no training step of an epoch is logged (lower log_every_n_steps to see them).",
+                          UserWarning, stacklevel=4)
 
     def _set_shape(self, n: float) -> None:
         shape, vci = self.position.shape, self.config.val_check_interval
