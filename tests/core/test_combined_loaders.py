@@ -56,6 +56,9 @@ def recorder_class(base):
         def on_validation_batch_end(self, outputs, batch, batch_idx, dataloader_idx=0):
             self.hooks.append(("on_validation_batch_end", batch_idx, dataloader_idx))
 
+        def predict_step(self, batch, batch_idx, dataloader_idx=0):
+            return batch
+
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.1)
 
