@@ -43,7 +43,7 @@ FLAG_TYPES: Dict[str, Any] = {
     "limit_test_batches": Optional[Union[int, float]],
     "limit_predict_batches": Optional[Union[int, float]],
     "overfit_batches": Union[int, float],
-    "val_check_interval": Optional[Union[int, float]],
+    "val_check_interval": Optional[Union[int, float, str, timedelta, Dict[str, int]]],
     "check_val_every_n_epoch": Optional[int],
     "num_sanity_val_steps": Optional[int],
     "log_every_n_steps": Optional[int],

@@ -2,23 +2,41 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from statetrainer.errors import MisconfigurationError, flag_error
+from statetrainer.utilities.combined_loader import CombinedLoader
 
-__all__ = ["Fetcher", "as_loader_list", "count_batches", "sized_len", "set_sampler_epoch", "without_shuffle"]
+__all__ = ["Fetcher", "combine", "batches_of", "count_batches", "sized_len", "set_sampler_epoch", "without_shuffle"]
 
 
+def combine(value: Any, mode: str) -> Optional[CombinedLoader]:
+    """`value` as a CombinedLoader (several loaders in a list/dict/tuple, read under `mode`, or a
+    CombinedLoader already), or None when it is one loader (the loop reads it directly)."""
+    if isinstance(value, CombinedLoader):
+        return value
+    combined = CombinedLoader(value, mode)
+    flat = combined.flattened
+    return None if len(flat) == 1 and flat[0] is value else combined
 
-def as_loader_list(value: Any, kind: str) -> list:
-    """One loader or a list/tuple/dict of them -> list (dict values in order)."""
-    if value is None:
-        return []
-    if isinstance(value, dict):
-        return list(value.values())
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    return [value]
+
+class _Batches:
+    """A CombinedLoader seen as the iterable of its batches (its batch and dataloader indices dropped)."""
+
+    __slots__ = ("combined",)
+
+    def __init__(self, combined: CombinedLoader):
+        self.combined = combined
+
+    def __len__(self) -> int:
+        return self.combined.batches_per_pass()  # a float inf raises TypeError: sized_len reads "no length"
+
+    def __iter__(self) -> Iterator:
+        return (batch for batch, _, _ in iter(self.combined))
+
+
+def batches_of(combined: CombinedLoader) -> Iterable:
+    return _Batches(combined)
 
 
 def sized_len(loader: Any) -> float:
@@ -29,14 +47,16 @@ def sized_len(loader: Any) -> float:
         return math.inf
 
 
-def count_batches(loader: Any, limit: float | int, flag: str) -> float:
-    """How many batches one pass over `loader` yields under `limit` (int: batches, float: fraction)."""
+def count_batches(loader: Any, limit: float | int, flag: str, name: str = "") -> float:
+    """How many batches one pass over `loader` yields under `limit` (int: batches, float: fraction).
+    `name` says which loader it is in the warning about an empty one."""
     available = sized_len(loader)
     if available == 0:
         import warnings
         kind = flag[len("limit_"):-len("_batches")]
-        warnings.warn(f"the {kind} dataloader has length 0: it yields no batches, so the {kind} loop is skipped "
-                      "(if that is not intended, check the dataset and batch_size/drop_last).", stacklevel=2)
+        warnings.warn(f"the {name or kind + ' dataloader'} has length 0: it yields no batches (a "
+                      f"{type(loader).__name__}; if that is not intended, check its dataset and batch_size/drop_last).",
+                      stacklevel=3)
     if isinstance(limit, int):
         return min(available, limit)
     if math.isinf(available):
@@ -52,10 +72,17 @@ def count_batches(loader: Any, limit: float | int, flag: str) -> float:
 
 
 def set_sampler_epoch(loader: Any, epoch: int) -> None:
-    """Call set_epoch on the loader's sampler(s) that have one (DistributedSampler and the like)."""
-    for holder in (loader, getattr(loader, "batch_sampler", None)):
-        sampler = getattr(holder, "sampler", None)
-        if sampler is not None and callable(getattr(sampler, "set_epoch", None)):
+    """Call set_epoch, once each, on the samplers that have it: the loader's `sampler` and its batch
+    sampler's `sampler` (DistributedSampler and the like); every loader of a CombinedLoader."""
+    if isinstance(loader, CombinedLoader):
+        for part in loader.flattened:
+            set_sampler_epoch(part, epoch)
+        return
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    seen: set[int] = set()
+    for sampler in (getattr(loader, "sampler", None), getattr(batch_sampler, "sampler", None)):
+        if sampler is not None and id(sampler) not in seen and callable(getattr(sampler, "set_epoch", None)):
+            seen.add(id(sampler))
             sampler.set_epoch(epoch)
 
 

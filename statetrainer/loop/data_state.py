@@ -7,12 +7,19 @@ were at the start of an epoch and iterating again yields the same batches in the
 is how a resume replays an epoch up to the saved batch. An object with both `state_dict()` and
 `load_state_dict()` (a stateful dataset, sampler or loader) is asked for its state instead, which
 lets a resume continue it without replaying.
+
+A CombinedLoader (several train loaders) is captured loader by loader. It always resumes by replay:
+its loaders are put back to their epoch-start state (generators and own states) and the combined
+batches are read again up to the saved one, which holds whatever mix of stateful and plain loaders
+it combines (a stateful loader alone could continue, its plain neighbours could not).
 """
 from __future__ import annotations
 
 from typing import Any, Iterator
 
 import torch
+
+from statetrainer.utilities.combined_loader import CombinedLoader
 
 __all__ = ["capture", "restore", "is_stateful"]
 
@@ -36,12 +43,18 @@ def _has_state(obj: Any) -> bool:
 
 
 def is_stateful(loader: Any) -> bool:
-    """Some part of `loader` keeps its own position (it has state_dict and load_state_dict)."""
+    """Some part of `loader` keeps its own position (it has state_dict and load_state_dict), so a resume
+    can continue it without replaying (never for a CombinedLoader: see the module doc)."""
+    if isinstance(loader, CombinedLoader):
+        return False
     return any(_has_state(obj) for _, obj in _parts(loader))
 
 
 def capture(loader: Any) -> dict[str, Any]:
-    """{"generators": {role: ByteTensor}, "states": {role: state_dict}} for `loader`."""
+    """{"generators": {role: ByteTensor}, "states": {role: state_dict}} for `loader`; for a
+    CombinedLoader {"loaders": [that, for each of its loaders in order]}."""
+    if isinstance(loader, CombinedLoader):
+        return {"loaders": [capture(part) for part in loader.flattened]}
     generators: dict[str, torch.Tensor] = {}
     states: dict[str, Any] = {}
     seen: set[int] = set()
@@ -58,6 +71,10 @@ def capture(loader: Any) -> dict[str, Any]:
 def restore(loader: Any, state: dict[str, Any] | None, stateful: bool = True) -> None:
     """Put `state` (from `capture`) back into `loader`; `stateful=False` restores the generators only."""
     if not state:
+        return
+    if isinstance(loader, CombinedLoader):
+        for part, part_state in zip(loader.flattened, state.get("loaders", ())):
+            restore(part, part_state, stateful)
         return
     parts = dict(_parts(loader))
     for role, generator_state in state.get("generators", {}).items():

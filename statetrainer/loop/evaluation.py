@@ -9,11 +9,13 @@ from typing import Any
 
 import torch
 
-from statetrainer.module.hook_lookup import accepts, implementation
+from statetrainer.module.hook_lookup import accepts, check_dataloader_idx, implementation
 from statetrainer.module.hooks import HookStubs
 
 
 __all__ = ["EvalRun", "HOOKS"]
+
+_DATA_KIND = {"validation": "validation", "test": "test", "predict": "prediction"}
 
 # stage -> hook names
 HOOKS = {
@@ -71,6 +73,9 @@ class EvalRun:
         if self.skip:
             return
         s = self.s
+        hooks = self.hooks
+        check_dataloader_idx(s.module, (hooks["step"], hooks["batch_start"], hooks["batch_end"]),
+                             len(self.cursor.loaders) > 1, _DATA_KIND[self.kind])
         self._modes = {m: m.training for m in s.module.modules()} if self.hooks["train"] is None else None
         self._grad_ctx = torch.inference_mode() if self.inference else torch.no_grad()
         self._grad_ctx.__enter__()

@@ -4,18 +4,26 @@ epoch, batch transfer, and the state of every data source (saved and restored fo
 Loaders are loaded here and nowhere else, when the loop first needs them (Lightning calls the
 *_dataloader hooks at those moments too). `prepare` is the one place a loader is adapted for the
 run (unshuffled for overfit_batches; the strategy's distributed sampler goes in here).
+
+Several loaders (a list, dict or tuple of them, or a CombinedLoader) are read as Lightning reads
+them: training through a CombinedLoader in `max_size_cycle` mode unless the user chose another
+(each batch holds one batch of every loader), evaluation one loader after the other (`sequential`)
+unless the user's CombinedLoader says otherwise. A single loader is read directly.
 """
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, Callable, Optional
 
 from statetrainer.errors import MisconfigurationError
 from statetrainer.loop import data_state
-from statetrainer.loop.data import Fetcher, count_batches, set_sampler_epoch, without_shuffle
+from statetrainer.loop.cursor import EvalCursor
+from statetrainer.loop.data import Fetcher, batches_of, combine, count_batches, set_sampler_epoch, without_shuffle
 from statetrainer.loop.indexed import recording
 from statetrainer.loop.sources import DataSources
 from statetrainer.profilers import actions
+from statetrainer.utilities.combined_loader import CombinedLoader, shutdown_workers
 
 __all__ = ["Feed", "EvalCursor"]
 
@@ -27,52 +35,22 @@ def _as_it_comes(batch: Any, dataloader_idx: int) -> Any:
     return batch
 
 
-class EvalCursor:
-    """Iterates several evaluation loaders in sequence, one batch per fetch."""
+def _clock() -> float:
+    return time.monotonic()  # looked up at each call, so a patched time.monotonic is the one read
 
-    def __init__(self, loaders: list, limits: list, fetch: Callable[[Fetcher], Any] = Fetcher.fetch):
-        self.loaders = loaders
-        self.limits = limits
-        self._fetch = fetch
-        self.dl_idx = 0
-        self.batch_idx = -1
-        self.fetcher: Optional[Fetcher] = None
 
-    def has_next(self) -> bool:
-        while self.dl_idx < len(self.loaders):
-            if self.fetcher is None:
-                self.fetcher = Fetcher(self.loaders[self.dl_idx], self.limits[self.dl_idx])
-                self.batch_idx = -1
-            if self.fetcher.has_next():
-                return True
-            self.fetcher = None
-            self.dl_idx += 1
-        return False
-
-    def fetch(self) -> tuple[Any, int, int]:
-        """(batch, batch_idx, dataloader_idx); call after has_next() said True."""
-        batch = self._fetch(self.fetcher)
-        self.batch_idx += 1
-        return batch, self.batch_idx, self.dl_idx
-
-    def restart(self, loaders: list, limits: list) -> None:
-        """Iterate `loaders` instead, from their start (nothing was fetched yet)."""
-        self.loaders, self.limits = loaders, limits
-        self.dl_idx, self.batch_idx, self.fetcher = 0, -1, None
-
-    def at_last_of_loader(self) -> bool:
-        return not self.fetcher.has_next()
-
-    @property
-    def empty(self) -> bool:
-        return sum(self.limits) == 0
+def _names(kind: str, count: int) -> list:
+    """How the warning about an empty loader names each of `count` loaders."""
+    if count == 1:
+        return [f"{kind} dataloader"]
+    return [f"{kind} dataloader #{index} (of {count} combined)" for index in range(count)]
 
 
 class Feed:
-    """A run's loaders: train (one), validation in fit, and the loaders of validate/test/predict."""
+    """A run's loaders: train, validation in fit, and the loaders of validate/test/predict."""
 
     def __init__(self, sources: DataSources, config, position, transfer: Callable[[Any, int], Any] | None,
-                 profiler=None):
+                 profiler=None, shown: Optional[dict] = None):
         self.sources = sources
         self.config = config
         self.position = position
@@ -82,12 +60,16 @@ class Feed:
         self._transfer_needed = transfer is not None
         self.transfer = actions.timed(profiler, actions.TRANSFER, transfer or _as_it_comes)
         self._fetch = actions.timed(profiler, actions.FETCH_TRAIN, Fetcher.fetch)
-        self.train_loader: Any = None
-        self.train_loaded_epoch: Optional[int] = None
-        self.val_loaders: Optional[list] = None
-        self.val_limits: Optional[list] = None
-        self.val_loaded_epoch: Optional[int] = None
-        self.eval_loaders: Optional[list] = None
+        # what `trainer.*_dataloader(s)` show: the loaders last loaded, as given (kept after the call)
+        self.shown = {} if shown is None else shown
+        self.shown.clear()
+        self.train_loader: Any = None                     # the one loader, or the CombinedLoader, read in training
+        self.train_loaded_epoch: Optional[float] = None
+        self.val_loaders: Optional[list] = None           # fit's validation loaders, flat
+        self.val_limits: Optional[list] = None            # their batch counts
+        self.val_loaded_epoch: Optional[float] = None
+        self._val_streams: tuple = ([], [])               # what fit's validation iterates, and how far
+        self.eval_loaders: Optional[list] = None          # validate/test/predict loaders, flat
         self.eval_limits: list = []
         self.cursor: Optional[EvalCursor] = None
         self._recorders: list = []                        # predict: each loader's IndexRecorder (or None)
@@ -96,6 +78,7 @@ class Feed:
         self._train_epoch_start: Optional[dict] = None   # data state of the train loader at the epoch's start
         self._val_start: Optional[list] = None           # val loaders' data state when an evaluation began
         self._saved: Optional[dict] = None               # what a checkpoint gave us to resume from
+        position.clock = _clock if config.val_check_seconds is not None else None  # decided once per run
 
     def transfers(self) -> bool:
         """A batch goes through something before its step (precision conversion, transfer hooks, a device)."""
@@ -107,22 +90,50 @@ class Feed:
             loader = without_shuffle(loader)
         return loader
 
-    def _reload_due(self, loaded_epoch: Optional[int]) -> bool:
+    def _reload_due(self, loaded_epoch: Optional[float]) -> bool:
         n = self.config.reload_dataloaders_every_n_epochs
         return bool(n) and loaded_epoch is not None and self.position.epoch - loaded_epoch >= n
 
     def train(self) -> Any:
         """The training loader, loaded (or reloaded when due) now; sets the epoch's shape."""
         if self.train_loader is None or self._reload_due(self.train_loaded_epoch):
-            self.train_loader = self.prepare(self.sources.load("train")[0])
+            value = self.sources.load("train")
+            combined = combine(value, "max_size_cycle")
+            limit = self.config.limits["train"]
+            if combined is None:
+                self.train_loader = self.prepare(value)
+                n = count_batches(self.train_loader, limit, "limit_train_batches")
+                self.shown["train"] = self.train_loader
+            else:
+                combined.flattened = [self.prepare(loader) for loader in combined.flattened]
+                names = _names("train", len(combined.flattened))
+                combined.limits = [count_batches(loader, limit, "limit_train_batches", name)
+                                   for loader, name in zip(combined.flattened, names)]
+                self.train_loader, n = combined, combined.batches_per_pass()
+                self.shown["train"] = combined.iterables
             self.train_loaded_epoch = self.position.epoch
-            self._set_shape(count_batches(self.train_loader, self.config.limits["train"], "limit_train_batches"))
+            self._set_shape(n)
+            if n:
+                self.position.restart_clock()
+            self._warn_short_epoch(n)
         return self.train_loader
+
+    def _warn_short_epoch(self, n: float) -> None:
+        """As Lightning: an epoch shorter than log_every_n_steps logs no training-step metrics."""
+        cfg = self.config
+        if cfg.logger is not False and not cfg.fast_dev_run and n < cfg.log_every_n_steps:
+            import warnings
+            warnings.warn(f"an epoch has {n} training batches, fewer than log_every_n_steps={cfg.log_every_n_steps}: "
+                          "no training step of an epoch is logged (lower log_every_n_steps to see them).",
+                          UserWarning, stacklevel=4)
 
     def _set_shape(self, n: float) -> None:
         shape, vci = self.position.shape, self.config.val_check_interval
         shape.epoch_length = n
-        if isinstance(vci, int):
+        shape.val_check_seconds = self.config.val_check_seconds
+        if shape.val_check_seconds is not None:
+            shape.val_check_batch = math.inf  # validation follows the clock, not a batch count
+        elif isinstance(vci, int):
             if vci > n and self.config.check_val_every_n_epoch is not None and shape.validation_enabled:
                 raise MisconfigurationError(
                     f"`val_check_interval` got {vci}, more than the {n} training batches of an epoch; accepted: "
@@ -133,34 +144,56 @@ class Feed:
             if vci != 1.0:
                 raise MisconfigurationError(
                     f"`val_check_interval` got {vci} but the training loader has no length; accepted: an int "
-                    "number of batches, or 1.0 with check_val_every_n_epoch.")
+                    "number of batches, a time, or 1.0 with check_val_every_n_epoch.")
             shape.val_check_batch = math.inf
         else:
             shape.val_check_batch = max(1, int(n * vci))
 
+    def _load_eval(self, source: str, flag: str, prepare: Callable[[Any], Any]) -> tuple[list, list, list, list]:
+        """(flat loaders, their counts, the streams the cursor reads, their counts) for `source`; records
+        what the trainer's properties show. Several loaders are read one after the other unless a
+        CombinedLoader with another mode combines their batches into one stream."""
+        value = self.sources.load(source)
+        combined = combine(value, "sequential")
+        loaders = [prepare(value)] if combined is None else [prepare(loader) for loader in combined.flattened]
+        names = _names(source, len(loaders))
+        counts = [count_batches(loader, self.config.limits[source], flag, name) for loader, name in zip(loaders, names)]
+        if combined is None:
+            self.shown[source] = loaders[0]
+            return loaders, counts, loaders, counts
+        combined.flattened = loaders
+        self.shown[source] = combined.iterables
+        if combined.mode == "sequential":
+            return loaders, counts, loaders, counts
+        combined.limits = counts
+        return loaders, counts, [batches_of(combined)], [combined.batches_per_pass()]
+
     def val(self) -> tuple[list, list]:
-        """The validation loaders of fit and their batch counts (reloaded when due)."""
+        """The validation streams of fit and their batch counts (reloaded when due)."""
         if self.val_loaders is None or self._reload_due(self.val_loaded_epoch):
-            self.val_loaders = [self.prepare(dl) for dl in self.sources.load("val")]
-            self.val_loaded_epoch = self.position.epoch
-            self.val_limits = [count_batches(dl, self.config.limits["val"], "limit_val_batches")
-                               for dl in self.val_loaders]
-        return self.val_loaders, self.val_limits
+            self.val_loaders, self.val_limits, *streams = self._load_eval("val", "limit_val_batches", self.prepare)
+            self._val_streams = tuple(streams)
+            # loaded for a sanity check in an epoch that does not validate: the first validation reloads (as Lightning)
+            every = self.config.check_val_every_n_epoch
+            validates = every is None or (self.position.epoch + 1) % every == 0
+            self.val_loaded_epoch = self.position.epoch if validates else -math.inf
+        return self._val_streams
 
     def evaluation(self, source: str) -> tuple[list, list]:
-        """The loaders of validate/test/predict (`source`: val, test, predict) and their counts. Predict
+        """The streams of validate/test/predict (`source`: val, test, predict) and their counts. Predict
         iterates copies that record each batch's dataset indices (for prediction writers); the user's
         loaders are left as they are and `eval_loaders` shows them."""
         self._eval_source = source
-        self.eval_loaders = self.sources.load(source)
-        self.eval_limits = [count_batches(dl, self.config.limits[source], _LIMIT_FLAG[source])
-                            for dl in self.eval_loaders]
+        self.eval_loaders, self.eval_limits, streams, limits = self._load_eval(source, _LIMIT_FLAG[source],
+                                                                             lambda loader: loader)
+        for loader in self.eval_loaders:
+            set_sampler_epoch(loader, self.position.epochs_processed)
         if source != "predict":
             self._recorders = []
-            return self.eval_loaders, self.eval_limits
-        pairs = [recording(loader) for loader in self.eval_loaders]
+            return streams, limits
+        pairs = [recording(loader) for loader in streams]
         self._recorders = [recorder for _, recorder in pairs]
-        return [loader for loader, _ in pairs], self.eval_limits
+        return [loader for loader, _ in pairs], limits
 
     def batch_indices(self) -> Optional[list]:
         """The dataset indices of the predict batch being run, or None when the loader cannot tell."""
@@ -181,10 +214,23 @@ class Feed:
         if self._eval_source is not None and cursor is not None and cursor.dl_idx == 0 and cursor.batch_idx < 0:
             cursor.restart(*self.evaluation(self._eval_source))
 
+    def close(self) -> None:
+        """The call ends (or failed): drop the open iterators and stop the loaders' persistent worker
+        processes, as Lightning does at teardown. The loaders stay readable through the trainer."""
+        self.fetcher = None
+        if self.cursor is not None:
+            self.cursor.close()
+        train = self.train_loader
+        loaders = (train.flattened if isinstance(train, CombinedLoader) else [train]) if train is not None else []
+        for loader in [*loaders, *(self.val_loaders or []), *(self.eval_loaders or [])]:
+            shutdown_workers(loader)
+
     # ------------------------------------------------------------------ evaluation batches
     def begin_eval(self, loaders: list, limits: list, in_fit: bool, kind: str = "validation") -> EvalCursor:
         if in_fit:
-            self._val_start = [data_state.capture(dl) for dl in loaders]
+            self._val_start = [data_state.capture(dl) for dl in self.val_loaders]
+            for loader in self.val_loaders:  # some users shuffle validation by the training progress
+                set_sampler_epoch(loader, self.position.epochs_processed)
         self.cursor = EvalCursor(loaders, limits, actions.timed(self.profiler, actions.FETCH_EVAL[kind], Fetcher.fetch))
         return self.cursor
 
@@ -203,6 +249,9 @@ class Feed:
         """Open the epoch's iterator: set_epoch on the sampler, remember the data state it starts from,
         and on a mid-epoch resume bring the loader back to the saved batch."""
         loader = self.train()
+        if isinstance(loader, CombinedLoader) and loader.mode == "sequential":
+            raise ValueError("training got a CombinedLoader with mode='sequential'; accepted for training: "
+                             "'max_size_cycle', 'max_size' or 'min_size' (each batch holds one batch of every loader).")
         set_sampler_epoch(loader, self.position.epochs_processed)
         p, n = self.position, self.position.shape.epoch_length
         saved = self._saved if resuming else None
@@ -228,7 +277,8 @@ class Feed:
             skip = p.batches_seen
         self._saved = None
         track = (lambda: data_state.capture(loader)) if data_state.is_stateful(loader) else None
-        self.fetcher = Fetcher(loader, n, skip=skip, already=already, track=track)
+        source = batches_of(loader) if isinstance(loader, CombinedLoader) else loader
+        self.fetcher = Fetcher(source, n, skip=skip, already=already, track=track)
 
     def has_next_train(self) -> bool:
         return self.fetcher is not None and self.fetcher.has_next()
@@ -269,8 +319,8 @@ class Feed:
 
     def _restore_val(self, saved: dict) -> None:
         if saved.get("val") and self.position.shape.validation_enabled:
-            loaders, _ = self.val()
-            for loader, state in zip(loaders, saved["val"]):
+            self.val()
+            for loader, state in zip(self.val_loaders, saved["val"]):
                 data_state.restore(loader, state)
 
     def apply_mid_epoch_val_state(self) -> None:

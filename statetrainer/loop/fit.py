@@ -11,7 +11,7 @@ import math
 from statetrainer.loop.batch_plan import TrainingPlan
 from statetrainer.loop.evaluation import EvalRun
 from statetrainer.loop.training import run_training_batch
-from statetrainer.machine.guards import validation_epoch
+from statetrainer.machine.guards import needs_time, validation_epoch
 
 __all__ = ["ACTIONS"]
 
@@ -124,6 +124,8 @@ def train_batch(s) -> str:
         s.optim.after_batch(stepped, p.epoch_data_ended())
     p.end_batch(stepped)
     d.call("on_train_batch_end", outputs, batch, batch_idx)
+    if p.clock is not None and needs_time(s.ctx):  # a time-based val_check_interval compares times now
+        p.read_clock()
     return "batch_done"
 
 

@@ -40,6 +40,7 @@ class EpochShape:
     check_val_every_n_epoch: Optional[int] = 1
     val_check_batch: float = math.inf
     epoch_length: float = math.inf          # num_training_batches
+    val_check_seconds: Optional[float] = None   # time-based val_check_interval: training seconds between validations
 
 
 class Position:
@@ -71,6 +72,9 @@ class Position:
         self.replay_exact = True                  # False: the point saved lies after an interrupted batch
         self.signal_counts: dict[str, int] = {}   # firings of signals that have filtered receivers
         self.once_fired: set[str] = set()         # `trainer.on(..., once=True)` receivers that already ran
+        self.clock: Optional[Callable[[], float]] = None   # set for a run with a time-based val_check_interval
+        self.last_val_time = 0.0                  # clock reading when training (re)started or a validation ended
+        self.batch_end_time = 0.0                 # clock reading at the end of the last batch (when it was needed)
 
     # ------------------------------------------------------------------ the stepping rule
     def steps_after_this_batch(self) -> bool:
@@ -147,7 +151,22 @@ class Position:
         if self.evaluating == "validation":
             self.phase = "validated"
 
+    # ------------------------------------------------------------------ time-based validation
+    def restart_clock(self) -> None:
+        """The training data was (re)loaded: training time counts from now (as Lightning)."""
+        if self.clock is not None:
+            self.last_val_time = self.clock()
+
+    def read_clock(self) -> None:
+        """A batch ended and the time-based validation check needs the time (the loop asks only then)."""
+        self.batch_end_time = self.clock()
+
+    def seconds_since_validation(self) -> float:
+        return self.batch_end_time - self.last_val_time
+
     def end_eval(self) -> None:
+        if self.clock is not None:
+            self.last_val_time = self.clock()
         if self.evaluating == "sanity_check":
             rng.restore(self.rng_eval_start)  # the sanity check leaves the random state as it found it
         self.evaluating = None

@@ -44,4 +44,5 @@ def setup(s) -> str:
 
 def teardown(s) -> str:
     s.dispatch.call("teardown", _STAGE[s.fn])
+    s.feed.close()  # the loaders' worker processes stop (as Lightning's teardown)
     return "ended"

@@ -1,15 +1,19 @@
-"""Where each stage's dataloaders come from: an argument, the datamodule, or the module's hook."""
+"""Where each stage's dataloaders come from: an argument, the datamodule, or the module's hook; and
+whether what came is something the loop can iterate."""
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from statetrainer.errors import MisconfigurationError
-from statetrainer.loop.data import as_loader_list
+from statetrainer.utilities.combined_loader import CombinedLoader
 
-__all__ = ["DataSources"]
+__all__ = ["DataSources", "warn_unused_validation"]
 
 _HOOK = {"train": "train_dataloader", "val": "val_dataloader", "test": "test_dataloader",
          "predict": "predict_dataloader"}
+_ARGUMENT = {"train": "train_dataloaders", "val": "val_dataloaders (fit) / dataloaders (validate)",
+             "test": "dataloaders", "predict": "dataloaders"}
 
 
 def _overrides(obj: Any, hook: str) -> bool:
@@ -17,6 +21,18 @@ def _overrides(obj: Any, hook: str) -> bool:
     from statetrainer.module.hooks import HookStubs
     from statetrainer.module.hook_lookup import overrides
     return overrides(obj, DataModule if isinstance(obj, DataModule) else HookStubs, hook)
+
+
+def _check_iterable(loader: Any, origin: str) -> None:
+    """A TypeError naming where `loader` came from when it cannot be iterated."""
+    from torch.utils.data import DataLoader
+    if isinstance(loader, DataLoader):
+        return
+    try:
+        iter(loader)
+    except TypeError:
+        raise TypeError(f"{origin} got {loader!r} ({type(loader).__name__}); accepted: a DataLoader or any "
+                        "iterable of batches, or a list/dict/tuple of them, or a CombinedLoader.") from None
 
 
 class DataSources:
@@ -33,22 +49,37 @@ class DataSources:
         return kind in self.explicit or (self.datamodule is not None and _overrides(self.datamodule, hook)) or \
             _overrides(self.module, hook)
 
-    def load(self, kind: str) -> list:
-        """The loaders for `kind` (train: a list of one)."""
+    def load(self, kind: str) -> Any:
+        """What the source gives for `kind`, as given: one loader, a list/dict/tuple of loaders (nested
+        or not), or a CombinedLoader; every loader in it is checked to be iterable."""
         hook = _HOOK[kind]
         if kind in self.explicit:
-            value = self.explicit[kind]
+            value, origin = self.explicit[kind], f"`{_ARGUMENT[kind]}`"
         elif self.datamodule is not None and _overrides(self.datamodule, hook):
-            value = getattr(self.datamodule, hook)()
+            value, origin = getattr(self.datamodule, hook)(), f"`{type(self.datamodule).__name__}.{hook}()`"
         elif _overrides(self.module, hook):
-            value = self.dispatch.call_module(hook)
+            value = self.dispatch.call_module(hook) if self.dispatch is not None else getattr(self.module, hook)()
+            origin = f"`{type(self.module).__name__}.{hook}()`"
         else:
             raise MisconfigurationError(
                 f"no {kind} data: pass `{'train_dataloaders' if kind == 'train' else kind + '_dataloaders'}`, a "
                 f"datamodule with `{hook}`, or define `{hook}` on the module.")
-        loaders = as_loader_list(value, kind)
-        if kind == "train" and len(loaders) != 1:
-            raise MisconfigurationError(
-                f"train_dataloaders got {len(loaders)} loaders; accepted: exactly one iterable of batches "
-                "(combine several into one dataset or loader).")
-        return loaders
+        parts = value.flattened if isinstance(value, CombinedLoader) else CombinedLoader(value).flattened
+        for part in parts:
+            _check_iterable(part, origin)
+        return value
+
+
+def warn_unused_validation(sources: DataSources, module) -> None:
+    """fit: one warning when validation data is given without a validation_step, or the reverse (as
+    Lightning); validation is skipped in both cases."""
+    from statetrainer.module.hooks import HookStubs
+    has_step = getattr(type(module), "validation_step", None) is not HookStubs.validation_step
+    has_data = sources.is_defined("val")
+    if has_data and not has_step:
+        warnings.warn(f"validation data was given but {type(module).__name__} defines no `validation_step`: "
+                      "the validation loop is skipped.", UserWarning, stacklevel=5)
+    elif has_step and not has_data:
+        warnings.warn(f"{type(module).__name__} defines `validation_step` but no validation data was given "
+                      "(`val_dataloaders`, a datamodule's or the module's `val_dataloader`): the validation loop "
+                      "is skipped.", UserWarning, stacklevel=5)

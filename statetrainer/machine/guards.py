@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["GUARDS", "validation_epoch", "should_validate_now", "epoch_done", "fit_done", "accumulation_boundary",
+__all__ = ["GUARDS", "validation_epoch", "needs_time", "should_validate_now", "epoch_done", "fit_done", "accumulation_boundary",
            "is_global_zero", "is_local_zero", "prepares_data", "resumes_mid_epoch", "decision_pending"]
 
 
@@ -58,13 +58,23 @@ def validation_epoch(ctx) -> bool:
     return shape.validation_enabled and (every is None or (ctx.position.epoch + 1) % every == 0)
 
 
+def needs_time(ctx) -> bool:
+    """The time-based validation check will compare times after this batch: the loop reads the clock
+    for it (only then, so a run reads no clock it does not need)."""
+    p = ctx.position
+    return not p.epoch_skipped and validation_epoch(ctx) and not ctx.stop.should_stop_granted()
+
+
 def should_validate_now(ctx) -> bool:
-    """Validation runs after this batch (Lightning's val_check_interval / check_val_every_n_epoch rule)."""
+    """Validation runs after this batch (Lightning's val_check_interval / check_val_every_n_epoch rule;
+    with a time-based interval: once that much time passed since training started or validation ended)."""
     p = ctx.position
     c = p.shape
     every = c.check_val_every_n_epoch
     if p.epoch_skipped or not c.validation_enabled or (every is not None and (p.epoch + 1) % every):
         return False  # validation_epoch(ctx), inline: this guard runs after every batch
+    if c.val_check_seconds is not None:
+        return ctx.stop.should_stop_granted() or p.seconds_since_validation() >= c.val_check_seconds
     if p.is_last_batch and math.isinf(c.val_check_batch):
         return True
     if ctx.stop.should_stop and ctx.stop.should_stop_granted():

@@ -35,7 +35,8 @@ FLAG_HELP: dict[str, tuple[Any, str]] = {
     "limit_test_batches": (None, "int or float"),
     "limit_predict_batches": (None, "int or float"),
     "overfit_batches": (0.0, "int or float: train and validate on this many training batches, unshuffled"),
-    "val_check_interval": (None, "float fraction of an epoch or int number of batches"),
+    "val_check_interval": (None, "float fraction of an epoch, int number of batches, or a time: 'DD:HH:MM:SS', "
+                                 "a dict of timedelta arguments or a timedelta"),
     "check_val_every_n_epoch": (1, "int, or None to count val_check_interval across epochs"),
     "num_sanity_val_steps": (None, "validation batches before training (default 2; -1: all)"),
     "log_every_n_steps": (None, "how often training-step metrics are written (default 50)"),
@@ -79,7 +80,8 @@ class TrainerConfig:
     precision: str = "32-true"
     fast_dev_run: int = 0
     limits: dict = field(default_factory=dict)
-    val_check_interval: Number = 1.0
+    val_check_interval: Any = 1.0                  # a fraction, a number of batches, or a timedelta
+    val_check_seconds: Optional[float] = None      # set when val_check_interval is a time
     check_val_every_n_epoch: Optional[int] = 1
     num_sanity_val_steps: Number = 2
     log_every_n_steps: int = 50
@@ -109,18 +111,50 @@ def _check_int(flag, value, minimum, allow_none=True, extra=""):
         raise flag_error(flag, value, f"an int >= {minimum}{extra}" + (" or None" if allow_none else ""))
 
 
-def _check_limit(flag, value):
+def _batches_or_fraction(flag, value, accepted="an int >= 0 (batches) or a float in [0.0, 1.0] (fraction)"):
+    """A limit as Lightning reads it: an int, a fraction in [0, 1], or a whole float above 1 taken as
+    that many batches (1e50 means "all of them")."""
     if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise flag_error(flag, value, "an int >= 0 (batches) or a float in [0.0, 1.0] (fraction)")
-    if isinstance(value, float) and not 0.0 <= value <= 1.0 or isinstance(value, int) and value < 0:
-        raise flag_error(flag, value, "an int >= 0 (batches) or a float in [0.0, 1.0] (fraction)")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or math.isnan(value):
+        raise flag_error(flag, value, accepted)
+    if isinstance(value, float) and value > 1.0:
+        if not value.is_integer():
+            raise flag_error(flag, value, accepted + ", or a whole number of batches written as a float")
+        return int(value)
+    return value
 
 
 def _check_choice(flag, value, choices):
     if value not in choices:
         raise flag_error(flag, value, ", ".join(repr(c) for c in choices))
+
+
+_VCI_ACCEPTED = ("a float in (0.0, 1.0] (fraction of an epoch), an int >= 1 (batches), or a time: 'DD:HH:MM:SS', a "
+                 "dict of timedelta arguments or a timedelta")
+
+
+def _val_check_interval(value, every_n_epoch):
+    """None, a fraction, a number of batches, or a `datetime.timedelta` (from the three time forms)."""
+    from datetime import timedelta
+    if isinstance(value, (str, dict, timedelta)):
+        from statetrainer.callbacks.timer import parse_duration
+        interval = parse_duration(value, "val_check_interval")
+        if interval.total_seconds() <= 0:
+            raise flag_error("val_check_interval", value, "a time longer than zero ('DD:HH:MM:SS', a dict of "
+                             "timedelta arguments or a timedelta), a fraction or a number of batches")
+        return interval
+    if value is None:
+        return None
+    if isinstance(value, float) and every_n_epoch is None:
+        raise flag_error("val_check_interval", value, "an int number of batches or a time when "
+                         "check_val_every_n_epoch=None (validation counts batches across epochs)")
+    if isinstance(value, float) and value > 1.0 and value.is_integer():
+        value = int(value)  # a whole number of batches written as a float, as Lightning reads it
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            (isinstance(value, float) and not 0.0 < value <= 1.0) or (isinstance(value, int) and value < 1):
+        raise flag_error("val_check_interval", value, _VCI_ACCEPTED)
+    return value
 
 
 def _accumulation(value) -> dict:
@@ -151,14 +185,11 @@ def _validate(raw: dict) -> None:
     _check_int("reload_dataloaders_every_n_epochs", raw["reload_dataloaders_every_n_epochs"], 0, allow_none=False)
     for flag in ("limit_train_batches", "limit_val_batches", "limit_test_batches", "limit_predict_batches",
                  "overfit_batches"):
-        _check_limit(flag, raw[flag])
+        raw[flag] = _batches_or_fraction(flag, raw[flag])
     nsv = raw["num_sanity_val_steps"]
     if nsv is not None and (isinstance(nsv, bool) or not isinstance(nsv, int) or nsv < -1):
         raise flag_error("num_sanity_val_steps", nsv, "an int >= 0, or -1 for all batches")
-    vci = raw["val_check_interval"]
-    if vci is not None and (isinstance(vci, bool) or not isinstance(vci, (int, float)) or
-                            (isinstance(vci, float) and not 0.0 < vci <= 1.0) or (isinstance(vci, int) and vci < 1)):
-        raise flag_error("val_check_interval", vci, "a float in (0.0, 1.0] (fraction of an epoch) or an int >= 1 (batches)")
+    raw["val_check_interval"] = _val_check_interval(raw["val_check_interval"], raw["check_val_every_n_epoch"])
     fdr = raw["fast_dev_run"]
     if not isinstance(fdr, (bool, int)) or (not isinstance(fdr, bool) and fdr < 0):
         raise flag_error("fast_dev_run", fdr, "True, False, or an int >= 0")
@@ -235,6 +266,8 @@ def parse_flags(**kwargs: Any) -> TrainerConfig:
     cfg.limits = {stage: (1.0 if raw[f"limit_{stage}_batches"] is None else raw[f"limit_{stage}_batches"])
                   for stage in ("train", "val", "test", "predict")}
     cfg.val_check_interval = 1.0 if raw["val_check_interval"] is None else raw["val_check_interval"]
+    if hasattr(cfg.val_check_interval, "total_seconds"):
+        cfg.val_check_seconds = cfg.val_check_interval.total_seconds()
     cfg.check_val_every_n_epoch = raw["check_val_every_n_epoch"]
     cfg.num_sanity_val_steps = 2 if raw["num_sanity_val_steps"] is None else raw["num_sanity_val_steps"]
     if cfg.num_sanity_val_steps == -1:
@@ -262,4 +295,5 @@ def _apply_fast_dev_run(cfg: TrainerConfig, fdr) -> None:
     cfg.max_epochs = 1
     cfg.max_steps = n
     cfg.val_check_interval = 1.0
+    cfg.val_check_seconds = None   # a time-based interval does not apply to a development run
     cfg.check_val_every_n_epoch = 1

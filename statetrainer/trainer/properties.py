@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Optional
 
 __all__ = ["TrainerProperties"]
 
@@ -112,18 +112,12 @@ class TrainerProperties:
         """Replace the running fit's schedulers (what the LR finder does); only while a call runs."""
         self._require_session("setting lr_scheduler_configs").optim.scheduler_configs = list(configs)
 
-    @property
-    def train_dataloader(self):
-        return None if self._session is None else self._session.feed.train_loader
-
-    @property
-    def val_dataloaders(self):
-        feed = None if self._session is None else self._session.feed
-        loaders = None if feed is None else (feed.val_loaders if self._session.fn == "fit" else feed.eval_loaders)
-        return _one_or_list(loaders)
-
-    test_dataloaders = property(lambda self: _eval_loaders(self, "test"))
-    predict_dataloaders = property(lambda self: _eval_loaders(self, "predict"))
+    # the loaders the last call loaded, in the structure they were given (a loader, a list or dict of
+    # them); kept after the call returns, cleared when the next call starts (as Lightning)
+    train_dataloader = property(lambda self: self._dataloaders.get("train"))
+    val_dataloaders = property(lambda self: self._dataloaders.get("val"))
+    test_dataloaders = property(lambda self: self._dataloaders.get("test"))
+    predict_dataloaders = property(lambda self: self._dataloaders.get("predict"))
 
     @property
     def predict_batch_indices(self) -> Optional[list]:
@@ -155,8 +149,11 @@ class TrainerProperties:
         return [min(n, self._config.num_sanity_val_steps) for n in self.num_val_batches]
 
     @property
-    def val_check_batch(self) -> float:
-        return self._position.shape.val_check_batch
+    def val_check_batch(self) -> Optional[float]:
+        """Training batches between validations; None when validation follows the clock (a time-based
+        val_check_interval), as Lightning."""
+        shape = self._position.shape
+        return None if shape.val_check_seconds is not None else shape.val_check_batch
 
     @property
     def enable_validation(self) -> bool:
@@ -205,19 +202,6 @@ class TrainerProperties:
     checkpoint_callback = property(lambda self: next(iter(self.checkpoint_callbacks), None))
     early_stopping_callback = property(lambda self: next(iter(self.early_stopping_callbacks), None))
     progress_bar_callback = property(lambda self: next(iter(self._callbacks_named("ProgressBar")), None))
-
-
-def _one_or_list(loaders: Any):
-    if not loaders:
-        return None
-    return loaders[0] if len(loaders) == 1 else list(loaders)
-
-
-def _eval_loaders(trainer, fn: str):
-    s = trainer._session
-    if s is None or s.fn != fn:
-        return None
-    return _one_or_list(s.feed.eval_loaders)
 
 
 def _eval_counts(trainer, fn: str) -> list:

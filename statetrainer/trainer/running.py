@@ -17,7 +17,7 @@ from statetrainer.loop.feed import Feed
 from statetrainer.loop.optim_step import Optimization
 from statetrainer.loop.resume import Restore
 from statetrainer.loop.session import RunRecord, Session
-from statetrainer.loop.sources import DataSources
+from statetrainer.loop.sources import DataSources, warn_unused_validation
 from statetrainer.loop.batch_transfer import batch_transfer
 from statetrainer.plugins.precision import make_precision
 
@@ -72,7 +72,7 @@ def _session(trainer, fn: str, model, datamodule, ckpt_path, options: dict) -> S
                                                          options.get("weights_only"))))
     s = Session(fn=fn, module=model, datamodule=datamodule, callbacks=trainer.callbacks, dispatch=dispatch,
                 position=position, stop=trainer._stop,
-                feed=Feed(sources, config, position, transfer, dispatch.profiler),
+                feed=Feed(sources, config, position, transfer, dispatch.profiler, shown=trainer._dataloaders),
                 optim=Optimization(model, dispatch, precision, position, config, trainer._metrics, dispatch.profiler,
                                    trainer._accumulation),
                 metrics=trainer._metrics, precision=precision, strategy=trainer.strategy, config=config,
@@ -80,6 +80,8 @@ def _session(trainer, fn: str, model, datamodule, ckpt_path, options: dict) -> S
     attach_metric_book(dispatch, trainer._metrics, position, record)
     shape = position.shape
     shape.validation_enabled = _validation_enabled(sources, model, config.limits)
+    if fn == "fit":
+        warn_unused_validation(sources, model)
     shape.sanity_steps = config.num_sanity_val_steps
     shape.check_val_every_n_epoch = config.check_val_every_n_epoch
     return s
@@ -150,6 +152,7 @@ def _on_terminal(trainer, s, trigger: str, exc: BaseException) -> None:
             s.dispatch.call(hook, *args)
         except Exception as err:  # the original exception is the one that matters
             warnings.warn(f"{hook} raised {type(err).__name__}: {err} while handling {type(exc).__name__}")
+    s.feed.close()  # after the hooks: a checkpoint written in on_exception still reads the data position
     trainer.state.failing_state = None
     if trigger == "interrupt":
         announce(_interrupt_line(exc, s, written, exact), rank_zero=trainer.is_global_zero)

@@ -50,6 +50,7 @@ class Trainer(properties.TrainerProperties):
         self._metrics = MetricBook(cfg.log_every_n_steps, lambda: self._loggers, fast_dev_run=bool(cfg.fast_dev_run),
                                    barebones=cfg.barebones, stop_rules=self._stop, device=self.strategy.root_device)
         self._session = None
+        self._dataloaders: dict = {}   # the loaders the last call loaded, by kind (what the *_dataloader(s) properties show)
         self._module = None
         self._datamodule = None
         self._interrupted = False

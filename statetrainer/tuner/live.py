@@ -11,7 +11,7 @@ from typing import Any
 
 from statetrainer.states import TrainerStatus
 
-__all__ = ["is_running", "given_loaders", "reload_loaders"]
+__all__ = ["is_running", "given_loaders", "reload_loaders", "show_loaders"]
 
 
 def is_running(trainer) -> bool:
@@ -31,3 +31,21 @@ def reload_loaders(trainer) -> None:
     session = trainer._session
     if session is not None and is_running(trainer):
         session.feed.reload()
+
+
+_KIND = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("predict",)}
+
+
+def show_loaders(trainer, model, datamodule, method: str) -> None:
+    """After the batch-size search (not run from a hook): the trainer shows the loaders its hooks give
+    now, with the size found (Lightning's finder loads them again on the user's trainer at its end)."""
+    from statetrainer.loop.sources import DataSources
+    from statetrainer.module.hooks import HookStubs
+    from statetrainer.utilities.combined_loader import CombinedLoader
+    sources, shown = DataSources(model, datamodule, None), trainer._dataloaders
+    shown.clear()
+    for kind in _KIND[method]:
+        validates = kind != "val" or getattr(type(model), "validation_step", None) is not HookStubs.validation_step
+        if validates and sources.is_defined(kind) and trainer._config.limits[kind] != 0:
+            value = sources.load(kind)
+            shown[kind] = value.iterables if isinstance(value, CombinedLoader) else value

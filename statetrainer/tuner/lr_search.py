@@ -114,6 +114,8 @@ def find_lr(trainer, model, train=None, val=None, datamodule=None, search: Optio
         trial = trial_trainer(trainer, [scope.keeper, test], max_steps=search.num_training,
                               limit_val_batches=search.num_training)
         run_trial(trial, "fit", model, train, val, datamodule)
+        trainer._dataloaders.clear()  # the trainer shows the loaders of the range test's fit (as Lightning)
+        trainer._dataloaders.update(trial._dataloaders)
         if trial.global_step != search.num_training:
             log.info("LR finder stopped early after %d steps due to diverging loss.", trial.global_step)
         finder._total_batch_idx = trial._position.total_batch_idx

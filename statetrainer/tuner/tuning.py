@@ -12,6 +12,7 @@ from typing import Any, Optional
 from statetrainer.errors import MisconfigurationError, flag_error
 from statetrainer.tuner import arguments as args
 from statetrainer.tuner.batch_trials import BatchSizeSettings, find_batch_size
+from statetrainer.tuner.live import show_loaders
 from statetrainer.tuner.lr_finder import LRFinder
 from statetrainer.tuner.lr_search import LRSearch, find_lr
 
@@ -70,7 +71,9 @@ class Tuner:
             return None
         settings = BatchSizeSettings(method, mode, steps_per_trial, init_val, max_trials, batch_arg_name, margin,
                                      max_val)
-        return find_batch_size(self._trainer, model, datamodule, settings)
+        size = find_batch_size(self._trainer, model, datamodule, settings)
+        show_loaders(self._trainer, model, datamodule, method)
+        return size
 
     def tune_from_flags(self, model, train_dataloaders=None, val_dataloaders=None, datamodule=None,
                         scale_batch_size_kwargs: Optional[dict] = None, lr_find_kwargs: Optional[dict] = None,

@@ -101,8 +101,11 @@ def test_indices_are_none_when_the_loader_cannot_tell(tmp_path):
     writer = _writer("st", "batch_and_epoch", str(tmp_path))
     import statetrainer as st
     trainer = st.Trainer(callbacks=[writer], **twins.QUIET)
-    batches = [(torch.ones(2, 4), torch.ones(2, 1)), (torch.zeros(1, 4), torch.zeros(1, 1))]
-    trainer.predict(twins.build("st")(), [batches], return_predictions=False)  # one loader: a list
+    class Batches:  # one loader that is a plain iterable (a list of tensors would be read as a loader structure)
+        def __iter__(self):
+            return iter([(torch.ones(2, 4), torch.ones(2, 1)), (torch.zeros(1, 4), torch.zeros(1, 1))])
+
+    trainer.predict(twins.build("st")(), [Batches()], return_predictions=False)
     assert [call[1] for call in writer.calls] == [None, None, [[]]]
     assert len(writer.calls[-1][2]) == 2  # both predictions reached write_on_epoch_end
 

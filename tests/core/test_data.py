@@ -222,11 +222,6 @@ def test_several_loaders_results_match_lightning():
     assert ours_pred == their_pred == [[(0, 0), (0, 1)], [(1, 0)]]
 
 
-def test_several_train_loaders_are_refused():
-    with pytest.raises(MisconfigurationError, match="train_dataloaders got 2 loaders; accepted: exactly one"):
-        st.Trainer(max_epochs=1, **QUIET).fit(Tiny(), [loader(), loader()])
-
-
 def test_no_training_data_is_refused():
     with pytest.raises(MisconfigurationError, match=r"no train data: pass `train_dataloaders`, a datamodule with "
                                                     r"`train_dataloader`, or define `train_dataloader` on the module"):

@@ -16,7 +16,7 @@ BAD = {  # flag: a value it must refuse
     "accelerator": "tpu", "strategy": "fsdp", "devices": "many", "num_nodes": 0, "precision": "8",
     "logger": "yes", "callbacks": [object()], "fast_dev_run": -1, "max_epochs": -2, "min_epochs": -1,
     "max_steps": -5, "min_steps": 1.5, "max_time": "1h", "limit_train_batches": 1.5, "limit_val_batches": -1,
-    "limit_test_batches": "all", "limit_predict_batches": True, "overfit_batches": 2.0, "val_check_interval": 0.0,
+    "limit_test_batches": "all", "limit_predict_batches": True, "overfit_batches": 2.5, "val_check_interval": 0.0,
     "check_val_every_n_epoch": 0, "num_sanity_val_steps": -2, "log_every_n_steps": -1,
     "enable_checkpointing": "no", "enable_progress_bar": 1, "enable_model_summary": "yes",
     "accumulate_grad_batches": 0, "gradient_clip_val": -1.0, "gradient_clip_algorithm": "l2",

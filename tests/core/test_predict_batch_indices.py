@@ -51,9 +51,13 @@ def test_none_when_the_loader_cannot_tell():
         def __iter__(self):
             return iter([torch.ones(1), torch.ones(1)])
 
+    class Batches:  # an iterable of batches that is not a DataLoader (a plain list would be read as loaders)
+        def __iter__(self):
+            return iter([(torch.zeros(1),)])
+
     spy = Spy()
     trainer = st.Trainer(callbacks=[spy], **QUIET)
-    trainer.predict(Model(), [DataLoader(Stream(), batch_size=1), [(torch.zeros(1),)]])
+    trainer.predict(Model(), [DataLoader(Stream(), batch_size=1), Batches()])
     assert [indices for _, indices, _ in spy.seen] == [None, None, None]
 
 

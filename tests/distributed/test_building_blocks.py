@@ -1,5 +1,6 @@
 """The pieces that need no second process: hand-back record, sync batchnorm, collectives without a group,
 and a DDPStrategy of one process set up and torn down in this one."""
+import gc
 import os
 import pickle
 
@@ -86,6 +87,8 @@ def test_a_one_process_ddp_run_sets_up_wraps_reduces_and_tears_down(monkeypatch)
         assert strategy.reduce(torch.tensor(4.0), reduce_op="mean").item() == 4.0
         wrapped(torch.ones(1, 2)).sum().backward()
         assert calls == [0]  # the user's communication hook ran (once, one bucket)
+        del wrapped  # a DDP reducer freed after its process group is destroyed can wait forever in gloo
+        gc.collect()
     finally:
         strategy.teardown()
     assert not dist.is_initialized() and strategy.model is None

@@ -31,8 +31,10 @@ def test_lr_finder_matches_lightning(tmp_path, mode, threshold):
     theirs = LightningTuner(lightning_trainer(tmp_path)).lr_find(theirs_model, **settings)
     torch.manual_seed(0)
     ours_model = Regression(n=512, batch_size=32)
-    ours = st.Tuner(trainer()).lr_find(ours_model, **settings)
+    ours_trainer = trainer()
+    ours = st.Tuner(ours_trainer).lr_find(ours_model, **settings)
     assert ours.results["lr"] == theirs.results["lr"]
+    assert ours_trainer.train_dataloader.batch_size == 32  # the range test's loader stays readable, as in Lightning
     assert ours.results["loss"] == pytest.approx(theirs.results["loss"], rel=1e-6)
     assert ours.suggestion() == theirs.suggestion() == ours_model.lr == theirs_model.lr
 
@@ -45,11 +47,14 @@ def test_lr_finder_matches_lightning(tmp_path, mode, threshold):
 def test_batch_size_finder_matches_lightning(tmp_path, monkeypatch, mode, limit, n, settings):
     # Lightning collects garbage before every trial (~0.5 s each here); irrelevant to the sizes tried
     monkeypatch.setattr("lightning.pytorch.tuner.batch_size_scaling.garbage_collection_cuda", lambda: None)
-    theirs_model = LightningRegression(limit=limit, n=n)
-    theirs = LightningTuner(lightning_trainer(tmp_path)).scale_batch_size(theirs_model, mode=mode, **settings)
-    ours_model = Regression(limit=limit, n=n)
-    ours = st.Tuner(trainer()).scale_batch_size(ours_model, mode=mode, **settings)
+    theirs_model, theirs_trainer = LightningRegression(limit=limit, n=n), lightning_trainer(tmp_path)
+    theirs = LightningTuner(theirs_trainer).scale_batch_size(theirs_model, mode=mode, **settings)
+    ours_model, ours_trainer = Regression(limit=limit, n=n), trainer()
+    ours = st.Tuner(ours_trainer).scale_batch_size(ours_model, mode=mode, **settings)
     assert ours == theirs == ours_model.batch_size == theirs_model.batch_size
+    # afterwards the trainer shows loaders built with the size found
+    for name in ("train_dataloader", "val_dataloaders"):
+        assert getattr(ours_trainer, name).batch_size == getattr(theirs_trainer, name).batch_size == ours
     assert theirs_model.sizes[:3] == [8, 8, 8] and ours_model.sizes[:3] == [2, 2, 2]
     assert ours_model.sizes[3:] == theirs_model.sizes[3:]
 
