@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Optional
 
+from torch.utils.data import DataLoader
+
+from statetrainer.data.distributed import distributed_sampler_for
 from statetrainer.errors import MisconfigurationError
 from statetrainer.loop import data_state
 from statetrainer.loop.data import Fetcher, count_batches, set_sampler_epoch, without_shuffle
@@ -68,8 +71,9 @@ class Feed:
     """A run's loaders: train (one), validation in fit, and the loaders of validate/test/predict."""
 
     def __init__(self, sources: DataSources, config, position, transfer: Callable[[Any, int], Any],
-                 profiler=None):
+                 profiler=None, split: Optional[dict] = None):
         self.sources = sources
+        self.split = split  # {"num_replicas", "rank"}: each loader is cut to this rank's share (several processes)
         self.config = config
         self.position = position
         self.profiler = profiler
@@ -92,9 +96,13 @@ class Feed:
         self._saved: Optional[dict] = None               # what a checkpoint gave us to resume from
 
     # ------------------------------------------------------------------ loading
-    def prepare(self, loader: Any) -> Any:
-        if self.config.overfit_batches:
+    def prepare(self, loader: Any, kind: str = "train") -> Any:
+        """`loader` adapted to the run: unshuffled for overfit_batches (fit's loaders), and with several
+        processes this rank's share of it (a DistributedSampler; prediction gets an unpadded share)."""
+        if self.config.overfit_batches and kind in ("train", "val_in_fit"):
             loader = without_shuffle(loader)
+        if self.split is not None and isinstance(loader, DataLoader):
+            loader = distributed_sampler_for(loader, **self.split, even=kind != "predict")
         return loader
 
     def _reload_due(self, loaded_epoch: Optional[int]) -> bool:
@@ -131,7 +139,7 @@ class Feed:
     def val(self) -> tuple[list, list]:
         """The validation loaders of fit and their batch counts (reloaded when due)."""
         if self.val_loaders is None or self._reload_due(self.val_loaded_epoch):
-            self.val_loaders = [self.prepare(dl) for dl in self.sources.load("val")]
+            self.val_loaders = [self.prepare(dl, "val_in_fit") for dl in self.sources.load("val")]
             self.val_loaded_epoch = self.position.epoch
             self.val_limits = [count_batches(dl, self.config.limits["val"], "limit_val_batches")
                                for dl in self.val_loaders]
@@ -142,7 +150,7 @@ class Feed:
         iterates copies that record each batch's dataset indices (for prediction writers); the user's
         loaders are left as they are and `eval_loaders` shows them."""
         self._eval_source = source
-        self.eval_loaders = self.sources.load(source)
+        self.eval_loaders = [self.prepare(dl, source) for dl in self.sources.load(source)]
         self.eval_limits = [count_batches(dl, self.config.limits[source], _LIMIT_FLAG[source])
                             for dl in self.eval_loaders]
         if source != "predict":

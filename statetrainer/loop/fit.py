@@ -106,7 +106,10 @@ def train_batch(s) -> str:
         return "exhausted"
     batch_idx = p.begin_batch(feed.fetched_last)
     batch = feed.transfer(batch, 0)
-    if s.dispatch.call("on_train_batch_start", batch, batch_idx) == -1:
+    skip = s.dispatch.call("on_train_batch_start", batch, batch_idx) == -1
+    if s.stop.across_ranks:  # several processes: a -1 on any rank skips on every rank (before any backward)
+        skip = s.stop.any_rank(skip)
+    if skip:
         p.skip_rest_of_epoch()
         return "batch_done"
     outputs = run_training_batch(s, batch, batch_idx)

@@ -28,11 +28,15 @@ def setup(s) -> str:
     d.set_callbacks(s.callbacks)
     if prepares_data(s.ctx):
         d.call("prepare_data")
+    s.strategy.barrier("prepare_data")  # no rank sets up before the data is prepared
     d.call("setup", stage)
     d.call_module("configure_model")
     s.run.restore.modules(s)  # weights and callback states (Lightning's order: before the optimizers)
     s.precision.convert_module(s.module)
-    s.run.model = s.strategy.model_to_device(s.module)
+    if s.fn == "fit" and s.config.sync_batchnorm and s.strategy.world_size > 1:
+        from statetrainer.strategies.sync_batchnorm import convert_sync_batchnorm
+        convert_sync_batchnorm(s.module, s.strategy.root_device)
+    s.run.model = s.strategy.setup_module(s.strategy.model_to_device(s.module), training=s.fn == "fit")
     if s.fn == "fit":
         s.optim.configure()
         d.call("on_fit_start")
@@ -43,5 +47,9 @@ def setup(s) -> str:
 
 
 def teardown(s) -> str:
+    s.strategy.barrier("teardown")  # every rank finished the call's work before any tears down
     s.dispatch.call("teardown", _STAGE[s.fn])
+    if s.fn == "fit" and s.config.sync_batchnorm and s.strategy.world_size > 1:
+        from statetrainer.strategies.sync_batchnorm import revert_sync_batchnorm
+        revert_sync_batchnorm(s.module)  # as Lightning: the model leaves fit with plain batch norms
     return "ended"

@@ -104,6 +104,11 @@ class MetricBook:
         self._logged.update(views.log)
         self._pbar.update(views.pbar)
 
+    def adopt(self, callback: Mapping[str, Any], logged: Mapping[str, Any], pbar: Mapping[str, Any]) -> None:
+        """Take the three dictionaries another process computed (rank 0 of a ddp_spawn run)."""
+        self._runs.clear()
+        self._callback, self._logged, self._pbar = dict(callback), dict(logged), dict(pbar)
+
     def _reset_dicts(self) -> None:
         self._callback, self._logged, self._pbar = {}, {}, {}
 
