@@ -98,6 +98,7 @@ class SubprocessScriptLauncher(Launcher):
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
         self.watcher.wait_all(self.grace_s if self.failed else None)
+        self.watcher.report_failures()  # the launching process names the rank that failed first
         self.watcher.kill(signal.SIGKILL)
 
 
