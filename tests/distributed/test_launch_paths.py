@@ -56,15 +56,16 @@ def _start_two(tmp_path, args: list[str], common: dict, per_rank) -> list[dict]:
     return results(tmp_path, "rank0", "rank1")
 
 
-def test_a_simulated_slurm_allocation(tmp_path):
+def test_a_simulated_slurm_allocation_with_a_ddp_strategy_subclass(tmp_path):
     port = free_port(15000, 25000)
     job_id = str(1230000 + port - 15000)  # SLURMEnvironment's port: 15000 + the job id's last four digits
-    ranks = _start_two(tmp_path, ["--devices", "2"], {
+    ranks = _start_two(tmp_path, ["--devices", "2", "--strategy", "subclass"], {
         "SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "2", "SLURM_NNODES": "1", "SLURM_JOB_ID": job_id,
         "SLURM_JOB_NAME": "train", "SLURM_NODELIST": "127.0.0.[1,7-9]", "SLURM_NODEID": "0"},
         lambda r: {"SLURM_PROCID": str(r), "SLURM_LOCALID": str(r)})
     check_training(ranks)
     assert {r["environment"] for r in ranks} == {"SLURMEnvironment"} and [r["children"] for r in ranks] == [0, 0]
+    assert [r["configured"] for r in ranks] == [1, 1]  # a DDPStrategy subclass: its configure_ddp wrapped the model
     assert [r["ranks"] for r in ranks] == [[0, 0, 0, 2], [1, 1, 0, 2]]
 
 

@@ -81,3 +81,25 @@ def test_a_stop_requested_on_one_rank_stops_every_rank_at_the_same_batch(tmp_pat
         assert [e for e, _ in r["seen"]] == [0, 1] and (r["global_step"], r["epoch"]) == (2, 2)
     assert rank0["stop_reason"].startswith("stop requested (trainer.should_stop was set to True on rank 1); granted")
     assert after0["global_step"] == 2 and after0["finished"] and after0["stop_reason"] == rank0["stop_reason"]
+
+
+def test_sigterm_on_one_rank_stops_every_rank_gracefully_at_the_same_point(tmp_path):
+    # rank 1 alone gets SIGTERM as its second batch starts; both ranks stop after that batch
+    finished = run_script("trainer_run.py", tmp_path, "--strategy", "ddp_fork", "--fault", "term", "--at", "1")
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    rank0, rank1, exception0, exception1, main = results(tmp_path, "rank0", "rank1", "exception0", "exception1",
+                                                         "after0")
+    assert rank0["global_step"] == rank1["global_step"] == 2 and main["interrupted"] and main["global_step"] == 2
+    assert exception1["type"] == "SignalInterrupt" and exception0["type"] == "KeyboardInterrupt"
+    last = torch.load(tmp_path / "ckpts" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["global_step"] == 2 and len(last["loops"]["ranks"]) == 2  # written together by both ranks
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="the CUDA/nccl Trainer run needs two GPUs")
+def test_plain_start_on_two_gpus_uses_nccl_and_matches_one_process(tmp_path):
+    from tests.distributed.trainer_checks import check_training
+    finished = run_script("trainer_run.py", tmp_path, "--accelerator", "gpu")
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    ranks = results(tmp_path, "rank0", "rank1")
+    check_training(ranks)
+    assert [r["device"] for r in ranks] == ["cuda:0", "cuda:1"]

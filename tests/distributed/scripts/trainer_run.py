@@ -1,8 +1,10 @@
 """A Trainer fit on several processes, however they were started; every rank reports what it saw.
 
-    --strategy ddp|ddp_spawn|ddp_fork  --devices N  --num-nodes N  --env auto|custom (a ClusterEnvironment plugin)
+    --strategy ddp|ddp_spawn|ddp_fork|subclass (a DDPStrategy subclass instance)  --devices N  --num-nodes N
+    --env auto|custom (a ClusterEnvironment plugin)  --accelerator cpu|gpu
     --dropout P           the model drops inputs with probability P (random draws on every rank)
-    --fault raise|kill    rank 1 raises in training_step / SIGKILLs itself when global_step reaches --at
+    --fault raise|kill|term  rank 1 raises in training_step / SIGKILLs / SIGTERMs itself when global_step
+                          reaches --at
     --stop                rank 1 alone returns -1 from on_train_batch_start (epoch 0, batch 1), then sets
                           trainer.should_stop (epoch 1, batch 0); max_epochs=3
     --resume              fit(ckpt_path="last")
@@ -24,6 +26,7 @@ from common import parse, write
 from statetrainer.callbacks import ModelCheckpoint
 from statetrainer.loggers import CSVLogger
 from statetrainer.plugins import ClusterEnvironment, TorchCheckpointIO
+from statetrainer.strategies import DDPStrategy
 
 SAMPLES, FEATURES = 16, 3
 
@@ -62,6 +65,18 @@ class JobEnvironment(ClusterEnvironment):
         return 0
 
 
+class RecordingDDP(DDPStrategy):
+    """A user's subclass that wraps through its own configure_ddp (and counts the calls)."""
+
+    def __init__(self):
+        super().__init__(bucket_cap_mb=1)
+        self.configured = 0
+
+    def configure_ddp(self, model):
+        self.configured += 1
+        return super().configure_ddp(model)
+
+
 class CountingIO(TorchCheckpointIO):
     """Counts the checkpoint writes of this process."""
 
@@ -90,9 +105,9 @@ class Regressor(st.StateModule):
 
     def on_train_batch_start(self, batch, batch_idx):
         rank = self.global_rank
-        if self.fault == "kill" and rank == 1 and self.trainer.global_step == self.at:
+        if self.fault in ("kill", "term") and rank == 1 and self.trainer.global_step == self.at:
             write(self.out, "dying1", {"at": time.time()})
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), signal.SIGKILL if self.fault == "kill" else signal.SIGTERM)
         if self.stop and rank == 1 and (self.current_epoch, batch_idx) == (0, 1):
             return -1
         if self.stop and rank == 1 and (self.current_epoch, batch_idx) == (1, 0):
@@ -147,6 +162,7 @@ class Recorder(st.Callback):
             "children": len(getattr(strategy.launcher, "procs", [])), "seen": module.seen,
             "metrics": {k: v.item() for k, v in trainer.callback_metrics.items()},
             "saves": trainer.checkpoint_io.saves, "weights": weights(module), "global_step": trainer.global_step,
+            "configured": getattr(strategy, "configured", None), "device": str(module.device),
             "epoch": trainer.current_epoch, "stop_reason": trainer.state.stop_reason})
 
 
@@ -158,7 +174,8 @@ def main():
     args = parse(["--dropout", "--fault", "--at", "--stop", "--resume"])
     out = args.out
     plugins = [CountingIO()] + ([JobEnvironment()] if args.env == "custom" else [])
-    trainer = st.Trainer(strategy=args.strategy, accelerator="cpu", devices=args.devices, num_nodes=args.num_nodes,
+    strategy = RecordingDDP() if args.strategy == "subclass" else args.strategy
+    trainer = st.Trainer(strategy=strategy, accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes,
                          plugins=plugins, max_epochs=3 if args.stop else 2, default_root_dir=out,
                          logger=CSVLogger(out), enable_progress_bar=False, enable_model_summary=False,
                          num_sanity_val_steps=0, callbacks=[
@@ -171,7 +188,7 @@ def main():
     write(out, f"after{trainer.global_rank}", {
         "weights": weights(model), "global_step": trainer.global_step, "finished": trainer.state.finished,
         "metrics": sorted(trainer.callback_metrics), "best": callback.best_model_path,
-        "last": callback.last_model_path, "stop_reason": trainer.state.stop_reason})
+        "last": callback.last_model_path, "stop_reason": trainer.state.stop_reason, "interrupted": trainer.interrupted})
 
 
 if __name__ == "__main__":
