@@ -107,8 +107,8 @@ def train_batch(s) -> str:
     batch_idx = p.begin_batch(feed.fetched_last)
     batch = feed.transfer(batch, 0)
     skip = s.dispatch.call("on_train_batch_start", batch, batch_idx) == -1
-    if s.stop.across_ranks:  # several processes: a -1 on any rank skips on every rank (before any backward)
-        skip = s.stop.any_rank(skip)
+    if s.stop.across_ranks and s.dispatch.user_listens("on_train_batch_start"):
+        skip = s.stop.any_rank(skip)  # several processes: a -1 on any rank skips on every rank (before any backward)
     if skip:
         p.skip_rest_of_epoch()
         return "batch_done"

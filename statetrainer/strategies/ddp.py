@@ -154,7 +154,8 @@ class DDPStrategy(Strategy):
         device_id = self.root_device if self.root_device.type == "cuda" else None
         dist.init_process_group(self.process_group_backend, init_method=address, rank=self.global_rank,
                                 world_size=self.world_size, timeout=self._timeout, device_id=device_id)
-        atexit.register(_leave_process_group)  # a later trainer call in this process reuses the group until exit
+        if not getattr(self._launcher, "leaves_process_group_at_exit", False):
+            atexit.register(_leave_process_group)  # a later trainer call in this process reuses the group until exit
 
     # -------------------------------------------------------------- the model
     def determine_ddp_device_ids(self) -> list[int] | None:
