@@ -37,16 +37,14 @@ class StopRules:
         self._first: Optional[StopReason] = None  # the reason as worded when a guard first saw it hold
         self.granted: Optional[StopReason] = None
         self._ranks = None  # the strategy while a multi-process call runs (see `agree`)
+        self.across_ranks = False  # read per batch: a plain attribute
         self._agreed = False  # every rank knows of the stop request in force
 
     # ------------------------------------------------------------------ several processes
     def use_ranks(self, strategy) -> None:
         """A call with several processes starts (`strategy`), or one with a single process (None)."""
         self._ranks = strategy
-
-    @property
-    def across_ranks(self) -> bool:
-        return self._ranks is not None
+        self.across_ranks = strategy is not None
 
     def agree(self, interrupt: bool = False) -> bool:
         """One all-reduce at a decision point: a stop requested on any rank becomes a request on every rank

@@ -61,6 +61,10 @@ class Trainer(properties.TrainerProperties):
         self.gradient_clip_val = cfg.gradient_clip_val
         self.gradient_clip_algorithm = cfg.gradient_clip_algorithm
 
+    def __getstate__(self) -> dict:
+        """Pickled (ddp_spawn sends the trainer to its workers): the last call's session stays behind."""
+        return {**self.__dict__, "_session": None}
+
     # ---------------------------------------------------------------- entry points
     def fit(self, model, train_dataloaders=None, val_dataloaders=None, datamodule=None, ckpt_path=None,
             weights_only: Optional[bool] = None) -> None:

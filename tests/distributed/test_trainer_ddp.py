@@ -36,13 +36,20 @@ def test_plain_start_trains_both_ranks_to_the_same_weights(uninterrupted):
     assert rank0["gathered"] == rank1["gathered"] == [[[[0], [1]], [0.0, 2.0]]] * 2
 
 
+def test_predict_and_validate_after_fit_reuse_the_processes(uninterrupted):
+    _, (rank0, _, after0, after1) = uninterrupted
+    assert sorted(after0["predicted"] + after1["predicted"]) == list(range(10))  # unpadded, disjoint shares
+    assert len(after0["predicted"]) == len(after1["predicted"]) == 5
+    assert after0["validated"] == after1["validated"] == [{"val_loss": rank0["metrics"]["val_loss"]}]
+
+
 def test_only_rank_0_writes_and_data_is_prepared_once(uninterrupted):
     folder, (rank0, rank1, _, _) = uninterrupted
     assert [rank0["saves"], rank1["saves"]] == [8, 0]
     assert sorted(p.name for p in (folder / "ckpts").iterdir()) == ["epoch=1-step=4.ckpt", "last.ckpt"]
     assert [p.name for p in (folder / "lightning_logs").iterdir()] == ["version_0"]  # rank 1 made no folder
-    rows = (folder / "lightning_logs" / "version_0" / "metrics.csv").read_text().splitlines()
-    assert rows[0].startswith("epoch,") and len(rows) == 5 and sum(row.startswith("epoch") for row in rows) == 1
+    rows = (folder / "lightning_logs" / "version_0" / "metrics.csv").read_text().splitlines()  # fit's 4, validate's
+    assert rows[0].startswith("epoch,") and len(rows) == 6 and sum(row.startswith("epoch") for row in rows) == 1
     assert len(list(folder.glob("prepared-*"))) == 1  # prepare_data on local rank 0 only
 
 

@@ -10,7 +10,8 @@
     --resume              fit(ckpt_path="last")
 
 Every rank writes rank<global rank>.json at teardown (what it measured inside the run) and
-after<global rank>.json once fit returned (in ddp_spawn only the launching process, as rank 0);
+after<global rank>.json once fit (then predict and validate, except with ddp_spawn or a fault) returned
+(in ddp_spawn only the launching process, as rank 0);
 exception<rank>.json from on_exception; dying<rank>.json right before a fault.
 """
 import os
@@ -131,6 +132,10 @@ class Regressor(st.StateModule):
         idx, x, y = batch
         self.log("val_loss", torch.nn.functional.mse_loss(self.layer(x), y), sync_dist=True)
 
+    def predict_step(self, batch, batch_idx):
+        idx, x, y = batch
+        return idx
+
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.1)
 
@@ -153,6 +158,8 @@ class Recorder(st.Callback):
         write(self.out, f"exception{trainer.global_rank}", {"type": type(exception).__name__, "at": time.time()})
 
     def teardown(self, trainer, module, stage):
+        if stage != "fit":
+            return
         strategy = trainer.strategy
         write(self.out, f"rank{trainer.global_rank}", {
             **self.seen, "ranks": [trainer.global_rank, trainer.local_rank, trainer.node_rank, trainer.world_size],
@@ -185,7 +192,12 @@ def main():
     trainer.fit(model, DataLoader(Indexed(SAMPLES, 1), batch_size=4, shuffle=True),
                 DataLoader(Indexed(8, 2), batch_size=4), ckpt_path="last" if args.resume else None)
     callback = trainer.checkpoint_callback
-    write(out, f"after{trainer.global_rank}", {
+    extra = {}
+    if args.strategy != "ddp_spawn" and not args.fault:  # later calls in the same processes (spawn: new ones)
+        predicted = trainer.predict(model, DataLoader(Indexed(10, 3), batch_size=4))
+        validated = trainer.validate(model, DataLoader(Indexed(8, 2), batch_size=4), verbose=False)
+        extra = {"predicted": [i for batch in predicted for i in batch.tolist()], "validated": validated}
+    write(out, f"after{trainer.global_rank}", {**extra,
         "weights": weights(model), "global_step": trainer.global_step, "finished": trainer.state.finished,
         "metrics": sorted(trainer.callback_metrics), "best": callback.best_model_path,
         "last": callback.last_model_path, "stop_reason": trainer.state.stop_reason, "interrupted": trainer.interrupted})
