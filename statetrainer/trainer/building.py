@@ -10,7 +10,8 @@ from statetrainer.callbacks.callback import Callback
 from statetrainer.errors import MisconfigurationError, flag_error
 from statetrainer.strategies import Strategy, resolve_strategy
 
-__all__ = ["build_strategy", "build_plugins", "cluster_environment_of", "build_callbacks", "build_loggers", "build_profiler", "apply_torch_flags"]
+__all__ = ["build_strategy", "build_plugins", "cluster_environment_of", "build_callbacks", "build_loggers",
+           "build_profiler", "apply_torch_flags"]
 
 
 def build_strategy(cfg, checkpoint_io: Any = None, environment: Any = None) -> tuple[Any, Strategy]:

@@ -118,9 +118,8 @@ def _prepare(trainer, fn: str, model, datamodule) -> None:
 def _prepare_data_per_node(model, datamodule) -> bool:
     """The datamodule's setting when it prepares data, else the module's (Lightning reads each for its own hook)."""
     from statetrainer.data.datamodule import DataModule
-    owner = datamodule if datamodule is not None and type(datamodule).prepare_data is not DataModule.prepare_data \
-        else model
-    return bool(getattr(owner, "prepare_data_per_node", True))
+    prepares = datamodule is not None and type(datamodule).prepare_data is not DataModule.prepare_data
+    return bool(getattr(datamodule if prepares else model, "prepare_data_per_node", True))
 
 
 def run(trainer, fn: str, model, datamodule, ckpt_path, **options: Any):

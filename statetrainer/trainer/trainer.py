@@ -47,7 +47,8 @@ class Trainer(properties.TrainerProperties):
         self._stop = StopRules(self._position, cfg.max_epochs, cfg.max_steps, cfg.min_epochs, cfg.min_steps)
         self._ctx = LoopContext(self._position, self._stop, functools.partial(getattr, self, "strategy"))
         guards = {name: functools.partial(guard, self._ctx) for name, guard in GUARDS.items()}
-        self._machine = LoopMachine(guards, functools.partial(operator.attrgetter("epoch", "global_step"), self._position))
+        counters = functools.partial(operator.attrgetter("epoch", "global_step"), self._position)
+        self._machine = LoopMachine(guards, counters)
         self.state = TrainerState(functools.partial(getattr, self, "_machine"))
         self._metrics = MetricBook(cfg.log_every_n_steps, functools.partial(getattr, self, "_loggers"),
                                    fast_dev_run=bool(cfg.fast_dev_run), barebones=cfg.barebones,
