@@ -36,14 +36,14 @@ def test_torchrun_starts_the_processes_and_the_strategy_starts_none(tmp_path):
     assert {r["environment"] for r in ranks} == {"TorchElasticEnvironment"} and [r["children"] for r in ranks] == [0, 0]
 
 
-def test_two_nodes_on_one_machine_with_two_torchrun_invocations(tmp_path):
+def test_two_nodes_on_one_machine_with_two_torchrun_invocations_and_accumulation(tmp_path):
     port = free_port()
     _wait_all([Started([*TORCHRUN, "--nnodes=2", f"--node_rank={node}", "--nproc_per_node=1",
                         "--master_addr=127.0.0.1", f"--master_port={port}", "--monitor_interval=0.2",
-                        str(SCRIPTS / "trainer_run.py"), "--out", str(tmp_path), "--devices", "1", "--num-nodes", "2"],
-                       tmp_path, clean_env(), name=f"node{node}") for node in (0, 1)])
+                        str(SCRIPTS / "trainer_run.py"), "--out", str(tmp_path), "--devices", "1", "--num-nodes", "2",
+                        "--accumulate", "2"], tmp_path, clean_env(), name=f"node{node}") for node in (0, 1)])
     ranks = results(tmp_path, "rank0", "rank1")
-    check_training(ranks)
+    check_training(ranks, accumulate=2)  # the batch that does not step keeps its gradients local (no_sync)
     assert [r["ranks"] for r in ranks] == [[0, 0, 0, 2], [1, 0, 1, 2]]  # global, local, node, world
     assert [r["num_devices"] for r in ranks] == [1, 1]
     assert len(list(tmp_path.glob("prepared-*"))) == 2  # local rank 0 of each node prepares the data
@@ -69,8 +69,8 @@ def test_a_simulated_slurm_allocation_with_a_ddp_strategy_subclass(tmp_path):
     assert [r["ranks"] for r in ranks] == [[0, 0, 0, 2], [1, 1, 0, 2]]
 
 
-def test_a_user_cluster_environment_plugin(tmp_path):
-    ranks = _start_two(tmp_path, ["--devices", "2", "--env", "custom"],
+def test_a_user_cluster_environment_plugin_with_manual_optimization(tmp_path):
+    ranks = _start_two(tmp_path, ["--devices", "2", "--env", "custom", "--manual", "1"],
                        {"JOB_SIZE": "2", "JOB_HOST": "127.0.0.1", "JOB_PORT": str(free_port())},
                        lambda r: {"JOB_RANK": str(r)})
     check_training(ranks)

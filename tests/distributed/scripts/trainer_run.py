@@ -8,6 +8,8 @@
     --stop                rank 1 alone returns -1 from on_train_batch_start (epoch 0, batch 1), then sets
                           trainer.should_stop (epoch 1, batch 0); max_epochs=3
     --resume              fit(ckpt_path="last")
+    --manual 1            manual optimization (the same SGD steps, through self.manual_backward)
+    --accumulate K        accumulate_grad_batches=K
 
 Every rank writes rank<global rank>.json at teardown (what it measured inside the run) and
 after<global rank>.json once fit (then predict and validate, except with ddp_spawn or a fault) returned
@@ -90,8 +92,9 @@ class CountingIO(TorchCheckpointIO):
 
 
 class Regressor(st.StateModule):
-    def __init__(self, out, dropout=0.0, stop=False, fault="", at=-1):
+    def __init__(self, out, dropout=0.0, stop=False, fault="", at=-1, manual=False):
         super().__init__()
+        self.automatic_optimization = not manual
         torch.manual_seed(0)
         self.layer = torch.nn.Linear(FEATURES, 1)
         self.drop = torch.nn.Dropout(dropout)
@@ -126,6 +129,11 @@ class Regressor(st.StateModule):
         for fx in ("mean", "sum", "max", "min"):
             self.log(f"rank_{fx}", float(self.global_rank + 1), on_step=False, on_epoch=True, sync_dist=True,
                      reduce_fx=fx)
+        if not self.automatic_optimization:
+            optimizer = self.optimizers()
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
         return loss
 
     def validation_step(self, batch, batch_idx):
@@ -178,17 +186,19 @@ def weights(module):
 
 
 def main():
-    args = parse(["--dropout", "--fault", "--at", "--stop", "--resume"])
+    args = parse(["--dropout", "--fault", "--at", "--stop", "--resume", "--manual", "--accumulate"])
     out = args.out
     plugins = [CountingIO()] + ([JobEnvironment()] if args.env == "custom" else [])
     strategy = RecordingDDP() if args.strategy == "subclass" else args.strategy
     trainer = st.Trainer(strategy=strategy, accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes,
                          plugins=plugins, max_epochs=3 if args.stop else 2, default_root_dir=out,
+                         accumulate_grad_batches=int(args.accumulate or 1),
                          logger=CSVLogger(out), enable_progress_bar=False, enable_model_summary=False,
                          num_sanity_val_steps=0, callbacks=[
                              Recorder(out), ModelCheckpoint(dirpath=os.path.join(out, "ckpts"), every_n_train_steps=1,
                                                             save_last=True)])
-    model = Regressor(out, float(args.dropout or 0.0), bool(args.stop), args.fault or "", int(args.at or -1))
+    model = Regressor(out, float(args.dropout or 0.0), bool(args.stop), args.fault or "", int(args.at or -1),
+                      bool(args.manual))
     trainer.fit(model, DataLoader(Indexed(SAMPLES, 1), batch_size=4, shuffle=True),
                 DataLoader(Indexed(8, 2), batch_size=4), ckpt_path="last" if args.resume else None)
     callback = trainer.checkpoint_callback
