@@ -17,11 +17,11 @@ __all__ = ["drive", "SignalInterrupt", "DECISION_POINTS"]
 
 _ENDING = frozenset({"train_end", "teardown", "finished"})  # past these, the call completes normally
 _STOP_GUARDS = frozenset({"fit_done", "epoch_done", "should_validate_now", "stop_granted"})
-# With several processes the ranks agree after these states' work (one all-reduce): the states whose rows
-# ask the stop rules, and the batches of validate/test/predict; an interrupt is honoured only there.
+# With several processes, fit's ranks agree after these states' work (one all-reduce): the states whose rows
+# ask the stop rules; an interrupt is honoured only there. (validate/test/predict take no vote: prediction
+# shares may differ by a batch, and nothing there waits on a stop decision.)
 DECISION_POINTS = frozenset(source for _, source, _, guards in TRANSITIONS
-                            if isinstance(source, str) and _STOP_GUARDS & set(guards)) | {"eval_batch",
-                                                                                          "predict_batch"}
+                            if isinstance(source, str) and _STOP_GUARDS & set(guards))
 
 
 def _wrap_actions(actions: dict, profiler) -> dict:
@@ -41,7 +41,7 @@ def drive(machine, actions: dict[str, Callable], session, entry: str, on_termina
     """Run one fit/validate/test/predict call to a terminal state."""
     actions = _wrap_actions(actions, profiler)
     interrupts = Interrupts()
-    agree = session.stop.agree if session.stop.across_ranks else None  # several processes: see StopRules.agree
+    agree = session.stop.agree if session.stop.across_ranks and entry == "fit" else None  # see StopRules.agree
     machine.fire(entry)
     with interrupts.installed():
         try:

@@ -204,7 +204,7 @@ def main():
     callback = trainer.checkpoint_callback
     extra = {}
     if args.strategy != "ddp_spawn" and not args.fault:  # later calls in the same processes (spawn: new ones)
-        predicted = trainer.predict(model, DataLoader(Indexed(10, 3), batch_size=4))
+        predicted = trainer.predict(model, DataLoader(Indexed(9, 3), batch_size=4))  # rank 0: 2 batches, 1: 1
         validated = trainer.validate(model, DataLoader(Indexed(8, 2), batch_size=4), verbose=False)
         extra = {"predicted": [i for batch in predicted for i in batch.tolist()], "validated": validated}
     write(out, f"after{trainer.global_rank}", {**extra,
