@@ -52,7 +52,9 @@ def per_call_us(fn, number: int, repeat: int) -> tuple[float, float]:
 def machine_in_train_batch(guards: dict) -> LoopMachine:
     """A LoopMachine driven from idle to train_batch, where batch_done is a self-loop."""
     machine = LoopMachine(guards, SimpleNamespace(epoch=0, global_step=0))
-    for trigger in ("fit", "configured", "started", "started"):
+    for trigger in ("fit", "connected", "prepared", "configured", "started", "started"):
+        if trigger == "prepared" and machine.current != "prepare_data":
+            continue  # no prepare_data state when the guard says this process does not prepare data
         machine.fire(trigger)
     assert machine.current == "train_batch", machine.current
     return machine

@@ -1,7 +1,9 @@
 """The README's examples run as printed (and print what the README says they print)."""
 import re
+import sys
 from pathlib import Path
 
+import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -16,7 +18,7 @@ def _blocks() -> list[str]:
 
 def test_readme_examples_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    example, signals_block, inspect_block = _blocks()[:3]
+    example, _, signals_block, inspect_block = _blocks()[:4]
     namespace: dict = {}
     exec(compile(example, "README:example", "exec"), namespace)
     out = capsys.readouterr().out
@@ -41,3 +43,20 @@ def test_readme_examples_run(tmp_path, monkeypatch, capsys):
     assert "fit running train train_batch" in out
     assert "state=epoch_start signal=on_train_epoch_start epoch=1 step=" in out  # trainer.trace(...)
     assert "stateDiagram-v2" in out and "max_epochs=2 reached" in out
+
+
+@pytest.mark.ddp
+@pytest.mark.slow
+def test_readme_multi_process_example_runs_as_a_script_on_two_processes(tmp_path):
+    from tests.distributed.runner import Started, clean_env
+    script = tmp_path / "ddp_example.py"
+    script.write_text(_blocks()[1])
+    started = Started([sys.executable, str(script)], tmp_path, clean_env(), name="ddp_example", cwd=tmp_path)
+    try:
+        finished = started.wait(240)
+    finally:
+        started.close()
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    printed = "max_epochs=3 reached: 3 epochs completed, global_step=24."
+    assert finished.stdout.splitlines().count(printed) == 1 and printed in README.read_text()  # rank 0 only
+    assert [p.name for p in (tmp_path / "lightning_logs").iterdir()] == ["version_0"]

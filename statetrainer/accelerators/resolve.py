@@ -35,6 +35,8 @@ def _accelerator(value: Any) -> Accelerator:
 def _indices(devices: Any, accel: Accelerator) -> list[int]:
     count = accel.device_count()
     accepted = f"'auto', -1, an int in 1..{count}, a list of indices below {count}, or a string of them"
+    if isinstance(accel, CPUAccelerator):
+        accepted = "'auto', -1, an int >= 1 (that many processes), a list of indices, or a string of them"
     if devices == "auto" or devices == -1 or devices == "-1":
         return list(range(count if not isinstance(accel, CPUAccelerator) else 1))
     if isinstance(devices, str):

@@ -4,7 +4,8 @@ this module only assembles them and calls the checkpoint hooks through the run's
 The dict (Lightning's keys where Lightning has one):
 
     epoch, global_step, statetrainer_version, state_dict,
-    loops: {"format": 2, "state": machine state, "position": .., "feed": .., "metrics": ..},
+    loops: {"format": 2, "state": machine state, "position": .., "feed": .., "metrics": ..,
+            "ranks": [{"rng", "rng_epoch_start", "feed"} per global rank] with several processes},
     callbacks {state_key: state}, optimizer_states [..], lr_schedulers [..], grad_scaler {..},
     hyper_parameters + hparams_name, datamodule_hyper_parameters + datamodule_hparams_name,
     <DataModule class qualname>: its state_dict(), plus whatever on_save_checkpoint adds.
@@ -24,6 +25,7 @@ from typing import Any
 
 from statetrainer.checkpoint.weights import load_weights
 from statetrainer.errors import CheckpointError
+from statetrainer.machine.guards import is_global_zero
 
 __all__ = ["save", "dump", "restore_modules_and_callbacks", "restore_training_state", "check_resumable",
            "VERSION_KEY", "LOOPS_FORMAT"]
@@ -34,9 +36,11 @@ _SCALER_KEYS = ("grad_scaler", "MixedPrecision", "native_amp_scaling_state")  # 
 
 
 def save(s, checkpoint_io, path: str | os.PathLike, weights_only: bool = False) -> None:
-    """``trainer.save_checkpoint``: every rank builds the dict (hooks run everywhere), rank 0 writes it."""
+    """``trainer.save_checkpoint``: every rank builds the dict (hooks run everywhere; every rank's random and
+    data-source state is gathered), global rank 0 writes it, then the ranks meet (no rank reads or
+    writes past a save that is not complete)."""
     checkpoint = dump(s, weights_only)
-    if s.strategy.is_global_zero:
+    if is_global_zero(s.ctx):
         checkpoint_io.save_checkpoint(checkpoint, path)
         s.run.written.append(os.fspath(path))
     s.strategy.barrier("checkpoint saved")
@@ -65,8 +69,26 @@ def dump(s, weights_only: bool = False) -> dict[str, Any]:
 
 
 def _loops(s) -> dict[str, Any]:
-    return {"format": LOOPS_FORMAT, "state": s.state.current, "position": s.position.state_dict(),
-            "feed": s.feed.state_dict(), "metrics": s.metrics.state_dict()}
+    loops = {"format": LOOPS_FORMAT, "state": s.state.current, "position": s.position.state_dict(),
+             "feed": s.feed.state_dict(), "metrics": s.metrics.state_dict()}
+    if s.strategy.world_size > 1:  # each rank's random and data-source state, for an exact resume of every rank
+        from statetrainer.strategies.collectives import gather_objects
+        position = loops["position"]
+        loops["ranks"] = gather_objects({"rng": position["rng"], "rng_epoch_start": position["rng_epoch_start"],
+                                         "feed": loops["feed"]})
+    return loops
+
+
+def _this_rank(s, loops: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(position, feed) state for this rank: its own random and data-source state when the checkpoint holds
+    every rank's (written by a run with as many processes), else rank 0's."""
+    position, feed = loops.get("position", {}), loops.get("feed", {})
+    ranks = loops.get("ranks")
+    if ranks and len(ranks) == s.strategy.world_size and s.strategy.global_rank < len(ranks):
+        mine = ranks[s.strategy.global_rank]
+        position = {**position, "rng": mine["rng"], "rng_epoch_start": mine["rng_epoch_start"]}
+        feed = mine["feed"]
+    return position, feed
 
 
 def check_resumable(checkpoint: dict[str, Any], source: str) -> None:
@@ -106,8 +128,9 @@ def restore_training_state(s, checkpoint: dict[str, Any], source: str = "") -> N
         loops = _from_lightning(checkpoint)
     elif loops.get("format") != LOOPS_FORMAT:
         loops = _from_format_1(loops)
-    s.position.load_state_dict(loops.get("position", {}))
-    s.feed.load_state_dict(loops.get("feed", {}))
+    position, feed = _this_rank(s, loops)
+    s.position.load_state_dict(position)
+    s.feed.load_state_dict(feed)
     s.metrics.load_state_dict(loops.get("metrics", {}))
     s.optim.load_state_dict(checkpoint, source)
 

@@ -61,6 +61,12 @@ class DistributedSamplerWrapper(Sampler):
             indices += indices[: total - len(indices)]
         return iter(indices[self.rank:total:self.num_replicas])
 
+    @property
+    def generator(self):
+        """The wrapped sampler's random generator, if any: what a resume captures and puts back (it draws the
+        order this wrapper splits)."""
+        return getattr(self.sampler, "generator", None)
+
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
         if hasattr(self.sampler, "set_epoch"):

@@ -3,4 +3,5 @@ from statetrainer.loop import evaluate, fit, setup
 
 __all__ = ["ACTIONS"]
 
-ACTIONS = {"setup": setup.setup, "teardown": setup.teardown, **fit.ACTIONS, **evaluate.ACTIONS}
+ACTIONS = {"connect": setup.connect, "prepare_data": setup.prepare_data, "setup": setup.setup,
+           "teardown": setup.teardown, **fit.ACTIONS, **evaluate.ACTIONS}

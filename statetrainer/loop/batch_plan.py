@@ -63,7 +63,7 @@ class TrainingPlan:
         s, d = self.s, self.s.dispatch
         if not s.module.automatic_optimization or len(s.optim.optimizers) != 1 or d.profiler is not None:
             return False
-        if not s.optim.steps_plainly() or not s.strategy.runs_steps_plainly():
+        if not s.optim.steps_plainly() or s.optim.step_through is not None or s.optim.no_sync is not None:
             return False
         return not any(d.listened(hook) or not d.is_plain(hook) for hook in _INSIDE_OPTIMIZATION
                        if hook not in ("training_step",)) and not CATALOGUE["training_step"].receivers

@@ -17,9 +17,13 @@ class LoopContext:
         self.stop = stop
         self._strategy = strategy_ref
         self.prepare_data_per_node = True
-        self.eval_has_next: Callable[[], bool] = lambda: False
+        self.eval_has_next: Callable[[], bool] = _nothing_to_evaluate
 
     @property
     def ranks(self):
         """The strategy: global_rank, local_rank, node_rank, world_size."""
         return self._strategy()
+
+
+def _nothing_to_evaluate() -> bool:
+    return False

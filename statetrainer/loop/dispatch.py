@@ -127,6 +127,10 @@ class Dispatcher:
             groups = self._plans[("listeners", hook)] = self._groups_plan(hook, ORDER.get(hook, _DEFAULT))
         return bool(groups) or bool(CATALOGUE[hook].receivers)
 
+    def user_listens(self, hook: str) -> bool:
+        """A callback, the module or the datamodule listens to `hook` (not only the trainer's own listeners)."""
+        return len(self.plan(hook)) > len(self._before.get(hook, ())) + len(self._after.get(hook, ()))
+
     def is_plain(self, hook: str) -> bool:
         """The module keeps the default of `hook` and nobody listens to its signal: the loop may run the
         default's body directly (the per-batch fast path; same effect, no bookkeeping)."""

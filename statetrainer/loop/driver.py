@@ -10,11 +10,18 @@ from __future__ import annotations
 from typing import Callable
 
 from statetrainer.loop.interrupts import Interrupts, SignalInterrupt
+from statetrainer.machine.table import TRANSITIONS
 from statetrainer.profilers import actions as profiled
 
-__all__ = ["drive", "SignalInterrupt"]
+__all__ = ["drive", "SignalInterrupt", "DECISION_POINTS"]
 
 _ENDING = frozenset({"train_end", "teardown", "finished"})  # past these, the call completes normally
+_STOP_GUARDS = frozenset({"fit_done", "epoch_done", "should_validate_now", "stop_granted"})
+# With several processes, fit's ranks agree after these states' work (one all-reduce): the states whose rows
+# ask the stop rules; an interrupt is honoured only there. (validate/test/predict take no vote: prediction
+# shares may differ by a batch, and nothing there waits on a stop decision.)
+DECISION_POINTS = frozenset(source for _, source, _, guards in TRANSITIONS
+                            if isinstance(source, str) and _STOP_GUARDS & set(guards))
 
 
 def _wrap_actions(actions: dict, profiler) -> dict:
@@ -34,13 +41,16 @@ def drive(machine, actions: dict[str, Callable], session, entry: str, on_termina
     """Run one fit/validate/test/predict call to a terminal state."""
     actions = _wrap_actions(actions, profiler)
     interrupts = Interrupts()
+    agree = session.stop.agree if session.stop.across_ranks and entry == "fit" else None  # see StopRules.agree
     machine.fire(entry)
     with interrupts.installed():
         try:
             current = machine.current
             while current != "finished":
                 trigger = actions[current](session)
-                if interrupts.pending and current not in _ENDING:
+                if agree is not None and current in DECISION_POINTS and agree(interrupts.pending):
+                    interrupts.join()  # a rank was interrupted: every rank stops here, at the same point
+                if interrupts.pending and current not in _ENDING and (agree is None or current in DECISION_POINTS):
                     interrupts.begin_stop()
                     raise interrupts.exception()
                 current = machine.fire(trigger)

@@ -16,6 +16,9 @@ import math
 import time
 from typing import Any, Callable, Optional
 
+from torch.utils.data import DataLoader
+
+from statetrainer.data.distributed import distributed_sampler_for
 from statetrainer.errors import MisconfigurationError
 from statetrainer.loop import data_state
 from statetrainer.loop.cursor import EvalCursor
@@ -50,8 +53,9 @@ class Feed:
     """A run's loaders: train, validation in fit, and the loaders of validate/test/predict."""
 
     def __init__(self, sources: DataSources, config, position, transfer: Callable[[Any, int], Any] | None,
-                 profiler=None, shown: Optional[dict] = None):
+                 profiler=None, shown: Optional[dict] = None, split: Optional[dict] = None):
         self.sources = sources
+        self.split = split  # {"num_replicas", "rank"}: each loader is cut to this rank's share (several processes)
         self.config = config
         self.position = position
         self.profiler = profiler
@@ -85,9 +89,13 @@ class Feed:
         return self._transfer_needed or self.profiler is not None
 
     # ------------------------------------------------------------------ loading
-    def prepare(self, loader: Any) -> Any:
-        if self.config.overfit_batches:
+    def prepare(self, loader: Any, kind: str = "train") -> Any:
+        """`loader` adapted to the run: unshuffled for overfit_batches (fit's loaders), and with several
+        processes this rank's share of it (a DistributedSampler; prediction gets an unpadded share)."""
+        if self.config.overfit_batches and kind in ("train", "val_in_fit"):
             loader = without_shuffle(loader)
+        if self.split is not None and isinstance(loader, DataLoader):
+            loader = distributed_sampler_for(loader, **self.split, even=kind != "predict")
         return loader
 
     def _reload_due(self, loaded_epoch: Optional[float]) -> bool:
@@ -171,7 +179,8 @@ class Feed:
     def val(self) -> tuple[list, list]:
         """The validation streams of fit and their batch counts (reloaded when due)."""
         if self.val_loaders is None or self._reload_due(self.val_loaded_epoch):
-            self.val_loaders, self.val_limits, *streams = self._load_eval("val", "limit_val_batches", self.prepare)
+            self.val_loaders, self.val_limits, *streams = self._load_eval("val", "limit_val_batches",
+                                                                         lambda loader: self.prepare(loader, "val_in_fit"))
             self._val_streams = tuple(streams)
             # loaded for a sanity check in an epoch that does not validate: the first validation reloads (as Lightning)
             every = self.config.check_val_every_n_epoch
@@ -185,7 +194,7 @@ class Feed:
         loaders are left as they are and `eval_loaders` shows them."""
         self._eval_source = source
         self.eval_loaders, self.eval_limits, streams, limits = self._load_eval(source, _LIMIT_FLAG[source],
-                                                                             lambda loader: loader)
+                                                                             lambda loader: self.prepare(loader, source))
         for loader in self.eval_loaders:
             set_sampler_epoch(loader, self.position.epochs_processed)
         if source != "predict":

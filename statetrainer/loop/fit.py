@@ -112,7 +112,10 @@ def train_batch(s) -> str:
     batch_idx = p.begin_batch(feed.fetcher.done)
     if plan.transfers:
         batch = feed.transfer(batch, 0)
-    if d.call("on_train_batch_start", batch, batch_idx) == -1:
+    skip = d.call("on_train_batch_start", batch, batch_idx) == -1
+    if s.stop.across_ranks and d.user_listens("on_train_batch_start"):
+        skip = s.stop.any_rank(skip)  # several processes: a -1 on any rank skips on every rank (before any backward)
+    if skip:
         p.skip_rest_of_epoch()
         return "batch_done"
     if plan.plain:  # no accumulation in a plain plan: every batch steps

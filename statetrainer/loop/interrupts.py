@@ -39,6 +39,11 @@ class Interrupts:
     def begin_stop(self) -> None:
         self.stopping, self.pending = True, False
 
+    def join(self) -> None:
+        """Another process of the run was interrupted: this one stops at the same point (as if signalled)."""
+        if self.count == 0:
+            self.count = 1
+
     def exception(self) -> KeyboardInterrupt:
         if self.signum == _signal.SIGTERM:
             return SignalInterrupt(f"received signal {self.signum} (SIGTERM)")

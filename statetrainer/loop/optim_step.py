@@ -8,6 +8,7 @@ the step (DDP's `no_sync`) plugs in here.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Optional
 
 import torch
@@ -54,7 +55,8 @@ class Accumulation:
 class Optimization:
     """Optimizers and schedulers of one run, and how a step happens."""
 
-    def __init__(self, module, dispatch, precision, position, config, metrics, profiler=None, accumulation=None):
+    def __init__(self, module, dispatch, precision, position, config, metrics, profiler=None, accumulation=None,
+                 strategy=None):
         self.module = module
         self.dispatch = dispatch
         self.precision = precision
@@ -68,6 +70,12 @@ class Optimization:
         self.track_norm = config.track_grad_norm
         self.accumulation = accumulation
         self._clips: Optional[bool] = None      # decided on the first step of the run
+        # several processes (a strategy with a launcher) plug in here, decided once: None is the plain path
+        several = strategy is not None and strategy.launcher is not None
+        self.step_through = strategy.step_through_wrapper(module, functools.partial(
+            dispatch.call_module, "training_step")) if several else None
+        self.no_sync = strategy.no_sync if several else None   # accumulation batches keep gradients local
+        self._pre_backward = strategy.pre_backward if several else None
         # the loop's own work, each a profiler row: the plain methods unless a profiler is active
         self.step = actions.timed(profiler, actions.OPTIMIZER_STEP, self._step)
         self.backward = actions.timed(profiler, actions.BACKWARD, self._backward)
@@ -113,6 +121,8 @@ class Optimization:
     def _backward(self, loss, *args, **kwargs) -> None:
         """on_before_backward, the backward pass (or the module's override), on_after_backward."""
         d = self.dispatch
+        if self._pre_backward is not None:
+            self._pre_backward(loss, self.module.automatic_optimization)
         d.call("on_before_backward", loss)
         if self.precision.scaler is None and not args and not kwargs and d.is_plain("backward"):
             loss.backward()  # HookStubs.backward's body

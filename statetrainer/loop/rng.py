@@ -15,7 +15,9 @@ def capture() -> dict:
     np_state = np.random.get_state()
     state = {
         "python": [py_version, list(py_state), py_gauss],
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].copy()), int(np_state[2]), int(np_state[3]),
+        # int64, not numpy's uint32: torch cannot unpickle a uint32 tensor that plain pickle wrote (this
+        # state travels by pickle when ddp_spawn sends the trainer to its workers)
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]),
                   float(np_state[4])],
         "torch": torch.get_rng_state(),
     }

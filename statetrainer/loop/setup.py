@@ -1,11 +1,10 @@
-"""The `setup` and `teardown` states: configuring a run and releasing it."""
+"""The `connect`, `prepare_data`, `setup` and `teardown` states: configuring a run and releasing it."""
 from __future__ import annotations
 
 from statetrainer.loggers import lifecycle
 from statetrainer.loop.dispatch import is_checkpointing
-from statetrainer.machine.guards import prepares_data
 
-__all__ = ["setup", "teardown", "attach_model_callbacks"]
+__all__ = ["connect", "prepare_data", "setup", "teardown", "attach_model_callbacks"]
 
 _STAGE = {"fit": "fit", "validate": "validate", "test": "test", "predict": "predict"}
 
@@ -19,20 +18,34 @@ def attach_model_callbacks(callbacks: list, extra) -> list:
     return [cb for cb in callbacks if not is_checkpointing(cb)] + [cb for cb in callbacks if is_checkpointing(cb)]
 
 
-def setup(s) -> str:
-    """configure_callbacks, prepare_data, setup(stage), configure_model, the checkpoint's weights, device,
-    optimizers, on_fit_start, loggers, the checkpoint's training state."""
-    d, stage = s.dispatch, _STAGE[s.fn]
+def connect(s) -> str:
+    """configure_callbacks: the module's callbacks join (and replace) the trainer's."""
+    d = s.dispatch
     extra = d.call_module("configure_callbacks")
     s.callbacks[:] = attach_model_callbacks(s.callbacks, extra)
     d.set_callbacks(s.callbacks)
-    if prepares_data(s.ctx):
-        d.call("prepare_data")
+    return "connected"
+
+
+def prepare_data(s) -> str:
+    """prepare_data (the table's `prepares_data` guard chose this process to run it)."""
+    s.dispatch.call("prepare_data")
+    return "prepared"
+
+
+def setup(s) -> str:
+    """setup(stage), configure_model, the checkpoint's weights, device (and the strategy's wrapper),
+    optimizers, on_fit_start, loggers, the checkpoint's training state."""
+    d, stage = s.dispatch, _STAGE[s.fn]
+    s.strategy.barrier("prepare_data")  # every rank arrives here once the data is prepared
     d.call("setup", stage)
     d.call_module("configure_model")
     s.run.restore.modules(s)  # weights and callback states (Lightning's order: before the optimizers)
     s.precision.convert_module(s.module)
-    s.run.model = s.strategy.model_to_device(s.module)
+    if s.fn == "fit" and s.config.sync_batchnorm and s.strategy.world_size > 1:
+        from statetrainer.strategies.sync_batchnorm import convert_sync_batchnorm
+        convert_sync_batchnorm(s.module, s.strategy.root_device)
+    s.run.model = s.strategy.setup_module(s.strategy.model_to_device(s.module), training=s.fn == "fit")
     if s.fn == "fit":
         s.optim.configure()
         d.call("on_fit_start")
@@ -43,6 +56,10 @@ def setup(s) -> str:
 
 
 def teardown(s) -> str:
+    s.strategy.barrier("teardown")  # every rank finished the call's work before any tears down
     s.dispatch.call("teardown", _STAGE[s.fn])
+    if s.fn == "fit" and s.config.sync_batchnorm and s.strategy.world_size > 1:
+        from statetrainer.strategies.sync_batchnorm import revert_sync_batchnorm
+        revert_sync_batchnorm(s.module)  # as Lightning: the model leaves fit with plain batch norms
     s.feed.close()  # the loaders' worker processes stop (as Lightning's teardown)
     return "ended"

@@ -2,6 +2,8 @@
 
 A stop is a StopReason with numbers, never a mutated limit. Listeners *request* (`should_stop`,
 with an optional sentence through `explain`); the guards ask `decide()`, which grants or refuses.
+With several processes the driver calls `agree()` at each decision point (one all-reduce), so a
+request made on any rank is a request on every rank before a guard reads it.
 """
 from __future__ import annotations
 
@@ -34,6 +36,38 @@ class StopRules:
         self._explanation: Optional[str] = None
         self._first: Optional[StopReason] = None  # the reason as worded when a guard first saw it hold
         self.granted: Optional[StopReason] = None
+        self._ranks = None  # the strategy while a multi-process call runs (see `agree`)
+        self.across_ranks = False  # read per batch: a plain attribute
+        self._agreed = False  # every rank knows of the stop request in force
+
+    # ------------------------------------------------------------------ several processes
+    def use_ranks(self, strategy) -> None:
+        """A call with several processes starts (`strategy`), or one with a single process (None)."""
+        self._ranks = strategy
+        self.across_ranks = strategy is not None
+
+    def agree(self, interrupt: bool = False) -> bool:
+        """One all-reduce at a decision point: a stop requested on any rank becomes a request on every rank
+        (worded as the lowest requesting rank worded it), so the guards decide the same everywhere. Returns
+        whether any rank has an interrupt (Ctrl-C, SIGTERM) pending."""
+        from statetrainer.strategies import collectives
+        world, rank = self._ranks.world_size, self._ranks.global_rank
+        votes = collectives.vote([world - rank if self.should_stop else 0, int(interrupt)], self._ranks.root_device)
+        if not votes[0]:
+            self._agreed = False
+        elif not self._agreed:  # a new request: the other ranks word it as the lowest requesting rank did
+            self._agreed = True
+            first = world - votes[0]
+            sentence = collectives.broadcast_object(self._explanation, src=first)
+            if not self.should_stop:
+                self.should_stop = True
+                self._explanation = f"{sentence or 'trainer.should_stop was set to True'} on rank {first}"
+        return bool(votes[1])
+
+    def any_rank(self, decision: bool) -> bool:
+        """True on every rank when `decision` is True on any (a -1 from on_train_batch_start skips everywhere)."""
+        from statetrainer.strategies import collectives
+        return bool(collectives.vote([int(decision)], self._ranks.root_device)[0])
 
     def request(self, value: bool) -> None:
         self.should_stop = bool(value)

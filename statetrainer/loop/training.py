@@ -33,7 +33,11 @@ def split_training_output(out: Any, automatic: bool) -> tuple[Any, dict]:
 
 def _training_step(s, plan, batch, batch_idx) -> Any:
     with s.precision.autocast():
-        out = s.dispatch.call_module("training_step", *plan.step_args(batch, batch_idx))
+        args = plan.step_args(batch, batch_idx)
+        if s.optim.step_through is None:
+            out = s.dispatch.call_module("training_step", *args)
+        else:  # several processes: through the strategy's wrapper
+            out = s.optim.step_through(*args)
     return out
 
 
@@ -76,8 +80,11 @@ def _automatic(s, plan, batch, batch_idx) -> dict:
             raise MisconfigurationError(
                 "optimizer_step did not call the optimizer closure; accepted: an override that calls "
                 "`optimizer.step(closure=optimizer_closure)` so training_step runs.")
-    else:
+    elif s.optim.no_sync is None:
         closure()
+    else:
+        with s.optim.no_sync():  # several processes: this batch's gradients stay local until the stepping batch
+            closure()
     return holder["out"]
 
 

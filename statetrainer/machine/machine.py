@@ -96,6 +96,15 @@ class LoopMachine:
         self._history.append((source, trigger, dest, where.epoch, where.global_step, time.time()))  # a Transition when read
         return dest
 
+    def adopt(self, records: list[tuple]) -> None:
+        """Take over a call that copies of this machine ran in other processes (ddp_spawn): their transitions
+        `(source, trigger, dest, epoch, global_step, time)` are recorded here, and the last one's state becomes
+        this machine's."""
+        for record in records:
+            self.history.append(Transition(*record))
+        if records:
+            self._machine.set_state(records[-1][2], model=self._carrier)
+
     def force_terminal(self, trigger: str) -> str:
         """Fire `fail`/`interrupt` if the machine is running; otherwise stay where it is."""
         if trigger in self._allowed.get(self.current, ()):

@@ -16,10 +16,13 @@ ANY_STATE_SIGNALS = ("on_save_checkpoint",)
 S = StateInfo
 STATES: tuple[StateInfo, ...] = (
     S("idle", None, (), "Built, nothing running."),
-    S("setup", None, ("configure_callbacks", "prepare_data", "setup", "configure_model", "on_load_checkpoint",
-                      "configure_optimizers", "on_fit_start"),
-      "Configure for the fn: callbacks, data, setup(stage), model, the checkpoint's weights and callback states, "
-      "optimizers (fit), on_fit_start (fit); then the checkpoint's training state."),
+    S("connect", None, ("configure_callbacks",), "A call starts: the module's own callbacks join the trainer's."),
+    S("prepare_data", None, ("prepare_data",),
+      "prepare_data, on the processes that prepare (guard `prepares_data`: local rank 0, or global rank 0 with "
+      "prepare_data_per_node=False); the others go straight to setup, where every rank waits for them."),
+    S("setup", None, ("setup", "configure_model", "on_load_checkpoint", "configure_optimizers", "on_fit_start"),
+      "Configure for the fn (once every rank is here): setup(stage), model, the checkpoint's weights and callback "
+      "states, optimizers (fit), on_fit_start (fit); then the checkpoint's training state."),
     S("sanity_start", "sanity_check", ("on_sanity_check_start", "on_validation_model_eval", "on_validation_start",
                                        "on_validation_epoch_start"), "The sanity check begins."),
     S("sanity_batch", "sanity_check", ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer", "on_validation_batch_start", "validation_step",
@@ -73,10 +76,14 @@ ENTRY_TRIGGERS = ("fit", "validate", "test", "predict", "tune")
 
 # (trigger, source(s), dest, guards)
 TRANSITIONS: tuple[tuple[str, str | list[str], str, tuple[str, ...]], ...] = (
-    ("fit", _RESTARTABLE, "setup", ()),
-    ("validate", _RESTARTABLE, "setup", ()),
-    ("test", _RESTARTABLE, "setup", ()),
-    ("predict", _RESTARTABLE, "setup", ()),
+    ("fit", _RESTARTABLE, "connect", ()),
+    ("validate", _RESTARTABLE, "connect", ()),
+    ("test", _RESTARTABLE, "connect", ()),
+    ("predict", _RESTARTABLE, "connect", ()),
+    # prepare_data runs where the rank guard holds; every rank then meets in setup
+    ("connected", "connect", "prepare_data", ("prepares_data",)),
+    ("connected", "connect", "setup", ()),
+    ("prepared", "prepare_data", "setup", ()),
     ("tune", _RESTARTABLE, "tuning", ()),
     ("ended", "tuning", "finished", ()),
     # setup routes by fn (a fit resumed mid-epoch goes straight to training, as Lightning)

@@ -26,6 +26,14 @@ STAGES = ("train", "validate", "sanity_check", "test", "predict")
 _EVAL = ("validate", "sanity_check", "test")
 
 
+def _never() -> bool:
+    return False
+
+
+def _no_loggers() -> list:
+    return []
+
+
 def _no_sync(tensor: torch.Tensor, reduce_op: str | None = None, group: Any = None) -> torch.Tensor:
     return tensor
 
@@ -58,11 +66,11 @@ class MetricBook:
                  should_stop: Callable[[], bool] | None = None, sync: Callable[..., torch.Tensor] | None = None,
                  device: torch.device | str | None = None, stop_rules: Any = None):
         self.log_every_n_steps = log_every_n_steps
-        self.loggers = loggers or (lambda: [])
+        self.loggers = loggers or _no_loggers
         self.rank_zero = rank_zero
         self.fast_dev_run = fast_dev_run
         self.barebones = barebones
-        self.should_stop = should_stop or (lambda: False)
+        self.should_stop = should_stop or _never
         self.stop_rules = stop_rules      # read directly when given (its `should_stop`): no call per batch
         self.sync = sync or _no_sync
         self.device = device
@@ -114,6 +122,11 @@ class MetricBook:
         self._callback.update(views.callback)
         self._logged.update(views.log)
         self._pbar.update(views.pbar)
+
+    def adopt(self, callback: Mapping[str, Any], logged: Mapping[str, Any], pbar: Mapping[str, Any]) -> None:
+        """Take the three dictionaries another process computed (rank 0 of a ddp_spawn run)."""
+        self._runs.clear()
+        self._callback, self._logged, self._pbar = dict(callback), dict(logged), dict(pbar)
 
     def _reset_dicts(self) -> None:
         self._callback, self._logged, self._pbar = {}, {}, {}

@@ -77,6 +77,10 @@ class Profiler(ABC):
         """The module of the run that starts (held weakly; a profiler may label its submodules)."""
         self._module = None if module is None else weakref.ref(module)
 
+    def __getstate__(self) -> dict:
+        """Pickled (ddp_spawn sends the trainer to its workers): without the weak reference and the open file."""
+        return {**self.__dict__, "_module": None, "_output_file": None, "_write": None}
+
     @property
     def module(self) -> Any:
         """The module of the current run, or None."""

@@ -6,6 +6,7 @@ These are the functions a strategy, the metric book (`self.log(..., sync_dist=Tr
 from __future__ import annotations
 
 import dataclasses
+import io
 from typing import Any, Callable
 
 import numpy as np
@@ -14,7 +15,8 @@ import torch.distributed as dist
 
 from statetrainer.errors import MisconfigurationError
 
-__all__ = ["is_distributed", "sync", "all_gather", "broadcast_object", "barrier", "reduce_decision", "map_tensors"]
+__all__ = ["is_distributed", "sync", "all_gather", "broadcast_object", "gather_objects", "broadcast_module_states",
+           "barrier", "reduce_decision", "vote", "map_tensors"]
 
 _OPS = {"sum": "SUM", "max": "MAX", "min": "MIN", "product": "PRODUCT", "prod": "PRODUCT"}
 
@@ -128,13 +130,43 @@ def all_gather(data: Any, group: Any = None, sync_grads: bool = False, device: t
     return map_tensors(data, lambda tensor: _gather_one(tensor, group, sync_grads))
 
 
+def _packed(obj: Any) -> bytes:
+    """`obj` as bytes written by torch.save (torch's object collectives cannot unpickle tensors in this version)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def _unpacked(data: bytes) -> Any:
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)  # written by a rank of this run
+
+
 def broadcast_object(obj: Any, src: int = 0, group: Any = None) -> Any:
-    """Rank `src`'s `obj` (anything picklable) on every rank."""
+    """Rank `src`'s `obj` (anything picklable, tensors included: they arrive on the CPU) on every rank."""
     if not is_distributed():
         return obj
-    box = [obj]
+    box = [_packed(obj) if dist.get_rank() == src else None]
     dist.broadcast_object_list(box, src=src, group=group, device=_nccl_device(group))
-    return box[0]
+    return obj if dist.get_rank() == src else _unpacked(box[0])
+
+
+def gather_objects(obj: Any, group: Any = None) -> list[Any]:
+    """Every rank's `obj` (anything picklable; tensors arrive on the CPU), in rank order, on every rank;
+    `[obj]` without a process group."""
+    if not is_distributed():
+        return [obj]
+    box: list[Any] = [None] * dist.get_world_size(group)
+    dist.all_gather_object(box, _packed(obj), group=group)
+    return [obj if rank == dist.get_rank() else _unpacked(data) for rank, data in enumerate(box)]
+
+
+def broadcast_module_states(module: torch.nn.Module, src: int = 0) -> None:
+    """Copy rank `src`'s parameters and buffers into every rank's `module`, in place."""
+    if not is_distributed():
+        return
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(tensor.data, src=src)
 
 
 def barrier(group: Any = None) -> None:
@@ -146,6 +178,18 @@ def barrier(group: Any = None) -> None:
         dist.barrier(group=group, device_ids=[device.index])
     else:
         dist.barrier(group=group)
+
+
+def vote(values: list[int], device: torch.device | None = None) -> list[int]:
+    """The element-wise maximum of small non-negative ints over every rank (one all-reduce); `values` alone
+    without a process group. `device` matters for NCCL (its tensors live on the GPU)."""
+    if not is_distributed():
+        return list(values)
+    if device is not None and device.type == "cpu" and dist.get_backend() == "nccl":
+        device = _nccl_device()
+    tensor = torch.tensor(values, dtype=torch.int64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return tensor.tolist()
 
 
 def reduce_decision(decision: bool, all: bool = True, device: torch.device | None = None, group: Any = None) -> bool:

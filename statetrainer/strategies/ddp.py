@@ -1,6 +1,7 @@
 """DDPStrategy: one process per device, gradients averaged by torch's DistributedDataParallel."""
 from __future__ import annotations
 
+import atexit
 import contextlib
 from datetime import timedelta
 from typing import Any, ContextManager
@@ -141,6 +142,8 @@ class DDPStrategy(Strategy):
             from statetrainer.plugins.environments import detect_environment
             self.cluster_environment = detect_environment()
         self.set_world_ranks()
+        from statetrainer.utilities.rank_zero import rank_zero_only
+        rank_zero_only.rank = self.global_rank  # rank_zero_* helpers and loggers: this process's rank from now on
         super().setup_environment()
         if not collectives.is_distributed():
             self._init_process_group()
@@ -151,6 +154,8 @@ class DDPStrategy(Strategy):
         device_id = self.root_device if self.root_device.type == "cuda" else None
         dist.init_process_group(self.process_group_backend, init_method=address, rank=self.global_rank,
                                 world_size=self.world_size, timeout=self._timeout, device_id=device_id)
+        if not getattr(self._launcher, "leaves_process_group_at_exit", False):
+            atexit.register(_leave_process_group)  # a later trainer call in this process reuses the group until exit
 
     # -------------------------------------------------------------- the model
     def determine_ddp_device_ids(self) -> list[int] | None:
@@ -173,6 +178,24 @@ class DDPStrategy(Strategy):
     def unwrap(self, module: torch.nn.Module) -> torch.nn.Module:
         return module.module if isinstance(module, DistributedDataParallel) else module
 
+    def setup_module(self, module: torch.nn.Module, training: bool) -> torch.nn.Module:
+        """fit: the DDP wrapper; validate/test/predict: the module itself, with rank 0's weights and buffers
+        copied to every rank (there are no gradients to average)."""
+        if training:
+            return self.wrap(module)
+        collectives.broadcast_module_states(module)
+        return module
+
+    def step_through_wrapper(self, module: torch.nn.Module, call: Any) -> Any:
+        """`call(*args)` entered through the DDP wrapper while `module` is the one wrapped (so DDP prepares the
+        gradient all-reduce of the backward that follows), else called directly."""
+        def step(*args: Any, **kwargs: Any) -> Any:
+            if self._wrapped is None or self._wrapped.module is not module:
+                return call(*args, **kwargs)
+            manual = not module.automatic_optimization
+            return call_through_wrapper(self._wrapped, module, call, *args, manual_optimization=manual, **kwargs)
+        return step
+
     def run_training_step(self, module: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
         """Through the wrapper when `module` is the one wrapped (so DDP syncs gradients), else directly."""
         if self._wrapped is None or self.unwrap(self._wrapped) is not module:
@@ -189,12 +212,16 @@ class DDPStrategy(Strategy):
         return self._wrapped.no_sync() if self._wrapped is not None else contextlib.nullcontext()
 
     def teardown(self) -> None:
-        """Drop the wrapper and leave the process group (other ranks still waiting on this one then fail fast)."""
+        """Drop the wrapper. The process group stays for the next trainer call in this process (it is left at
+        exit, or at once by `on_exception`)."""
         self._wrapped = None
-        if collectives.is_distributed():
-            dist.destroy_process_group()
         if self.cluster_environment is not None:
             self.cluster_environment.teardown()
+
+    def on_exception(self, exception: BaseException) -> None:
+        """Leave the process group: ranks waiting on this one in a collective fail at once instead of at the
+        timeout, and this rank's own handlers (on_exception, checkpoints) run without collectives."""
+        _leave_process_group()
 
     # -------------------------------------------------------------- collectives
     def barrier(self, name: str | None = None) -> None:
@@ -216,6 +243,11 @@ class DDPStrategy(Strategy):
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(start_method={self._start_method!r}, devices={self.num_processes}, "
                 f"num_nodes={self.num_nodes})")
+
+
+def _leave_process_group() -> None:
+    if collectives.is_distributed():
+        dist.destroy_process_group()
 
 
 def _host(address: str) -> str:

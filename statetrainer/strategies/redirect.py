@@ -7,7 +7,7 @@ then runs `training_step` on the real module.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -15,9 +15,10 @@ from torch.nn.parallel import DistributedDataParallel
 __all__ = ["call_through_wrapper", "prepare_manual_backward"]
 
 
-def call_through_wrapper(wrapper: torch.nn.Module, module: torch.nn.Module, method: str, *args: Any,
-                         manual_optimization: bool = False, **kwargs: Any) -> Any:
-    """`module.<method>(*args, **kwargs)`, entered through `wrapper(...)`.
+def call_through_wrapper(wrapper: torch.nn.Module, module: torch.nn.Module, method: str | Callable[..., Any],
+                         *args: Any, manual_optimization: bool = False, **kwargs: Any) -> Any:
+    """`module.<method>(*args, **kwargs)` (or `method(*args, **kwargs)` when it is a function that calls
+    the module's step, as the loop's dispatcher does), entered through `wrapper(...)`.
 
     In manual optimization the reducer is left unprepared by the forward (`manual_backward`
     prepares it through `prepare_manual_backward`, once per backward).
@@ -27,7 +28,8 @@ def call_through_wrapper(wrapper: torch.nn.Module, module: torch.nn.Module, meth
 
     def step_as_forward(*inner_args: Any, **inner_kwargs: Any) -> Any:
         _restore_forward(module, had_own_forward, original)
-        out = getattr(module, method)(*inner_args, **inner_kwargs)
+        target = getattr(module, method) if isinstance(method, str) else method
+        out = target(*inner_args, **inner_kwargs)
         if manual_optimization and isinstance(wrapper, DistributedDataParallel):
             wrapper.require_backward_grad_sync = False
         return out

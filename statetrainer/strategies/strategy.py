@@ -7,7 +7,7 @@ DDPStrategy (ddp.py) answers them for several processes.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, ContextManager
+from typing import Any, Callable, ContextManager
 
 import torch
 
@@ -61,6 +61,15 @@ class Strategy:
         """The module training runs through (DDP: its DistributedDataParallel wrapper)."""
         return module
 
+    def setup_module(self, module: torch.nn.Module, training: bool) -> torch.nn.Module:
+        """What a run uses `module` (already on `root_device`) through: `wrap(module)` for fit, else the module."""
+        return self.wrap(module) if training else module
+
+    def step_through_wrapper(self, module: torch.nn.Module, call: Callable[..., Any]) -> Callable[..., Any]:
+        """A function that runs `call(*args)` (which calls `module.training_step`) the way the wrapper needs
+        it; in one process, `call` itself (the loop asks once per run)."""
+        return call
+
     def unwrap(self, module: torch.nn.Module) -> torch.nn.Module:
         """The user's module inside what `wrap` returned."""
         return module
@@ -79,12 +88,10 @@ class Strategy:
     def teardown(self) -> None:
         """Release what setup took."""
 
-    # -------------------------------------------------------------- collectives (identity in one process)
-    def runs_steps_plainly(self) -> bool:
-        """training_step and backward need nothing from the strategy (one process): a run may call them
-        directly. A strategy that wraps the step (DDP) says False."""
-        return True
+    def on_exception(self, exception: BaseException) -> None:
+        """This process's run failed: let go of what the other processes may be waiting on."""
 
+    # -------------------------------------------------------------- collectives (identity in one process)
     def barrier(self, name: str | None = None) -> None:
         """Wait for every process (nothing to wait for in one process)."""
 

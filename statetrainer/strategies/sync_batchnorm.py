@@ -6,7 +6,7 @@ from torch import nn
 
 from statetrainer.errors import MisconfigurationError
 
-__all__ = ["convert_sync_batchnorm", "revert_sync_batchnorm", "sync_batchnorm_devices"]
+__all__ = ["convert_sync_batchnorm", "revert_sync_batchnorm", "sync_batchnorm_devices", "check_sync_batchnorm_device"]
 
 
 def sync_batchnorm_devices() -> tuple[str, ...]:
@@ -23,13 +23,18 @@ def convert_sync_batchnorm(module: nn.Module, device: torch.device | str | None 
     if device is None:
         first = next(module.parameters(), None)
         device = first.device if first is not None else torch.device("cpu")
+    check_sync_batchnorm_device(device)
+    return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+
+
+def check_sync_batchnorm_device(device: torch.device | str) -> None:
+    """Refuse `sync_batchnorm=True` for a device torch's SyncBatchNorm cannot run on (the CPU)."""
     device = torch.device(device)
     if device.type not in sync_batchnorm_devices():
         raise MisconfigurationError(
             f"`sync_batchnorm` got True for a model running on {device.type!r}, where torch's SyncBatchNorm cannot "
             f"run; accepted: sync_batchnorm=True with a GPU accelerator ({', '.join(sync_batchnorm_devices()[:3])}), "
             "or sync_batchnorm=False (each process then normalises with its own batch statistics).")
-    return nn.SyncBatchNorm.convert_sync_batchnorm(module)
 
 
 class _BatchNormXd(nn.modules.batchnorm._BatchNorm):

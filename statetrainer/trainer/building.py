@@ -6,27 +6,36 @@ from typing import Any
 
 import torch
 
-from statetrainer.accelerators import resolve_devices
 from statetrainer.callbacks.callback import Callback
 from statetrainer.errors import MisconfigurationError, flag_error
-from statetrainer.strategies import SingleDeviceStrategy, Strategy
+from statetrainer.strategies import Strategy, resolve_strategy
 
-__all__ = ["build_strategy", "build_callbacks", "build_loggers", "build_profiler", "apply_torch_flags"]
+__all__ = ["build_strategy", "build_plugins", "cluster_environment_of", "build_callbacks", "build_loggers",
+           "build_profiler", "apply_torch_flags"]
 
 
-def build_strategy(cfg) -> tuple[Any, Strategy]:
-    accel, indices = resolve_devices(cfg.accelerator, cfg.devices)
-    strategy = cfg.strategy
-    if isinstance(strategy, Strategy):
-        return accel, strategy
-    if strategy not in ("auto", "single_device", "ddp", "ddp_spawn", "ddp_fork"):
-        raise flag_error("strategy", strategy, "'auto', 'single_device', 'ddp', 'ddp_spawn', or a Strategy instance")
-    if len(indices) * cfg.num_nodes > 1 or strategy in ("ddp", "ddp_spawn", "ddp_fork"):
-        raise MisconfigurationError(
-            f"`strategy` got {strategy!r} with devices={cfg.devices!r}, num_nodes={cfg.num_nodes!r}: several "
-            "processes need the DDP strategy, which this version does not ship yet; accepted: one device "
-            "(devices=1) with strategy='auto'.")
-    return accel, SingleDeviceStrategy(accel.device(indices[0] if indices else 0))
+def build_strategy(cfg, checkpoint_io: Any = None, environment: Any = None) -> tuple[Any, Strategy]:
+    """(accelerator, strategy) for the `strategy`, `accelerator`, `devices` and `num_nodes` flags.
+
+    `environment` is the user's ClusterEnvironment plugin or None (then torchrun, SLURM or the
+    default is detected). Several devices or nodes give a DDPStrategy with its launcher.
+    """
+    accel, strategy = resolve_strategy(cfg.strategy, accelerator=cfg.accelerator, devices=cfg.devices,
+                                       num_nodes=cfg.num_nodes, cluster_environment=environment,
+                                       checkpoint_io=checkpoint_io)
+    if cfg.sync_batchnorm and strategy.world_size > 1:
+        from statetrainer.strategies.sync_batchnorm import check_sync_batchnorm_device
+        check_sync_batchnorm_device(strategy.root_device)
+    return accel, strategy
+
+
+def cluster_environment_of(strategy: Strategy, given: Any = None) -> Any:
+    """The environment the run's ranks come from: the strategy's, else the user's plugin, else the default."""
+    environment = getattr(strategy, "cluster_environment", None) or given
+    if environment is None:
+        from statetrainer.plugins import LightningEnvironment
+        environment = LightningEnvironment()
+    return environment
 
 
 def _callback_list(value: Any) -> list:
@@ -88,12 +97,13 @@ def _optional(module: str, name: str):
 
 
 def build_plugins(cfg) -> tuple[Any, Any]:
-    """(CheckpointIO, ClusterEnvironment) from the `plugins` flag, defaults where none is given."""
-    from statetrainer.plugins import CheckpointIO, ClusterEnvironment, LightningEnvironment, TorchCheckpointIO
+    """(CheckpointIO, ClusterEnvironment or None) from the `plugins` flag; the default CheckpointIO where none is
+    given, and None for the environment when the user gives none (the strategy then detects one)."""
+    from statetrainer.plugins import CheckpointIO, ClusterEnvironment, TorchCheckpointIO
     from statetrainer.plugins.precision import Precision
     accepted = "None, or one or a list of CheckpointIO / ClusterEnvironment / Precision instances"
     items = [] if cfg.plugins is None else (list(cfg.plugins) if isinstance(cfg.plugins, (list, tuple)) else [cfg.plugins])
-    checkpoint_io, environment = TorchCheckpointIO(), LightningEnvironment()
+    checkpoint_io, environment = TorchCheckpointIO(), None
     for item in items:
         if isinstance(item, CheckpointIO):
             checkpoint_io = item
@@ -101,10 +111,6 @@ def build_plugins(cfg) -> tuple[Any, Any]:
             environment = item
         elif not isinstance(item, Precision):
             raise flag_error("plugins", cfg.plugins, accepted)
-    if environment.world_size() > 1:
-        raise MisconfigurationError(
-            f"`plugins` got a cluster environment with world_size={environment.world_size()}: several processes "
-            "need the DDP strategy, which this version does not ship yet; accepted: a single-process environment.")
     return checkpoint_io, environment
 
 

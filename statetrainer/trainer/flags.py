@@ -18,7 +18,7 @@ Number = Union[int, float]
 # flag -> (default, help). The order is the order of add_argparse_args.
 FLAG_HELP: dict[str, tuple[Any, str]] = {
     "accelerator": ("auto", "cpu, gpu/cuda, mps, auto, or an Accelerator instance"),
-    "strategy": ("auto", "auto, ddp, ddp_spawn, or a Strategy instance"),
+    "strategy": ("auto", "auto, ddp, ddp_spawn, ddp_fork, ddp_notebook, or a Strategy instance"),
     "devices": ("auto", "int, list of indices, str, or auto"),
     "num_nodes": (1, "number of nodes"),
     "precision": (None, "64/'64-true', 32/'32-true', 16/'16-mixed', 'bf16'/'bf16-mixed', '16-true', 'bf16-true'"),

@@ -93,8 +93,13 @@ class TrainerProperties:
     node_rank = property(lambda self: self.strategy.node_rank)
     world_size = property(lambda self: self.strategy.world_size)
     is_global_zero = property(lambda self: self.strategy.global_rank == 0)
-    num_devices = property(lambda self: 1)
-    device_ids = property(lambda self: [self.strategy.root_device.index or 0])
+    num_devices = property(lambda self: len(self.device_ids), doc="Devices (processes) per node.")
+
+    @property
+    def device_ids(self) -> list:
+        """Each local device's index (its position in the list for devices without one, e.g. CPU processes)."""
+        devices = getattr(self.strategy, "parallel_devices", None) or [self.strategy.root_device]
+        return [device.index or position for position, device in enumerate(devices)]
 
     # -- model, data, optimizers
     lightning_module = property(lambda self: self._module)

@@ -56,6 +56,7 @@ def _read_checkpoint(trainer, ckpt_path, fn: str, weights_only) -> tuple[str, di
         return None
     checkpoint = trainer.checkpoint_io.load_checkpoint(path, weights_only=weights_only is not False)
     trainer._ckpt_path = path
+    trainer.strategy.barrier("checkpoint loaded")  # every rank has read it before any rank may write again
     return path, checkpoint
 
 
@@ -72,9 +73,10 @@ def _session(trainer, fn: str, model, datamodule, ckpt_path, options: dict) -> S
                                                          options.get("weights_only"))))
     s = Session(fn=fn, module=model, datamodule=datamodule, callbacks=trainer.callbacks, dispatch=dispatch,
                 position=position, stop=trainer._stop,
-                feed=Feed(sources, config, position, transfer, dispatch.profiler, shown=trainer._dataloaders),
+                feed=Feed(sources, config, position, transfer, dispatch.profiler, shown=trainer._dataloaders,
+                          split=_data_split(trainer)),
                 optim=Optimization(model, dispatch, precision, position, config, trainer._metrics, dispatch.profiler,
-                                   trainer._accumulation),
+                                   trainer._accumulation, strategy=trainer.strategy),
                 metrics=trainer._metrics, precision=precision, strategy=trainer.strategy, config=config,
                 ctx=trainer._ctx, state=trainer.state, loggers=trainer.loggers, run=record)
     attach_metric_book(dispatch, trainer._metrics, position, record)
@@ -85,6 +87,15 @@ def _session(trainer, fn: str, model, datamodule, ckpt_path, options: dict) -> S
     shape.sanity_steps = config.num_sanity_val_steps
     shape.check_val_every_n_epoch = config.check_val_every_n_epoch
     return s
+
+
+def _data_split(trainer) -> dict | None:
+    """Each rank's share of the loaders (`use_distributed_sampler`, with a strategy that has several ranks)."""
+    kwargs = trainer.strategy.distributed_sampler_kwargs
+    if not kwargs or not trainer._config.use_distributed_sampler:
+        return None
+    import os
+    return {**kwargs, "seed": int(os.environ.get("PL_GLOBAL_SEED", 0))}
 
 
 def _prepare(trainer, fn: str, model, datamodule) -> None:
@@ -98,25 +109,59 @@ def _prepare(trainer, fn: str, model, datamodule) -> None:
     trainer._stop.request(False)
     trainer._position.new_run()
     trainer._ctx.fn = fn
+    trainer._ctx.prepare_data_per_node = _prepare_data_per_node(model, datamodule)
+    strategy = trainer.strategy
+    several = strategy.launcher is not None and strategy.world_size > 1
+    trainer._stop.use_ranks(strategy if several else None)  # one stop decision for every rank
+    trainer._metrics.sync = strategy.reduce                 # self.log(..., sync_dist=True)
+    trainer._metrics.rank_zero = strategy.is_global_zero    # only rank 0 calls the loggers
     trainer.state.fn = fn
     if fn == "fit":
         trainer.state.stop_reason = None
 
 
+def _prepare_data_per_node(model, datamodule) -> bool:
+    """The datamodule's setting when it prepares data, else the module's (Lightning reads each for its own hook)."""
+    from statetrainer.data.datamodule import DataModule
+    prepares = datamodule is not None and type(datamodule).prepare_data is not DataModule.prepare_data
+    return bool(getattr(datamodule if prepares else model, "prepare_data_per_node", True))
+
+
 def run(trainer, fn: str, model, datamodule, ckpt_path, **options: Any):
+    """One fit/validate/test/predict call: here, or through the strategy's launcher in every process of the run."""
     model = _resolve_model(trainer, fn, model)
     if trainer._session is not None and trainer.state.status == "running":
         from statetrainer.errors import InvalidTransitionError
         raise InvalidTransitionError(trainer._machine.current, fn, trainer._machine.allowed())
-    _prepare(trainer, fn, model, datamodule)
-    s = _session(trainer, fn, model, datamodule, ckpt_path, options)
-    trainer._session = s
-    trainer.profiler.setup(stage=fn, local_rank=trainer.local_rank if trainer.world_size > 1 else None,
-                           log_dir=trainer.log_dir)
-    trainer.profiler.bind(model)
-    import torch
-    with torch.autograd.set_detect_anomaly(trainer._config.detect_anomaly):  # restores the previous mode
-        drive(trainer._machine, ACTIONS, s, fn, functools.partial(_on_terminal, trainer), trainer.profiler)
+    launcher = trainer.strategy.launcher
+    if launcher is None:
+        return _run_here(trainer, fn, model, datamodule, ckpt_path, options)
+    from statetrainer.strategies.launchers import MultiProcessingLauncher
+    if isinstance(launcher, MultiProcessingLauncher):  # ddp_spawn / ddp_fork: new processes train copies
+        from statetrainer.trainer import handing_back
+        _prepare(trainer, fn, model, datamodule)
+        back = launcher.launch(handing_back.run_in_worker, _run_here, trainer, fn, model, datamodule, ckpt_path,
+                               options)
+        return handing_back.adopt(trainer, model, back)
+    return launcher.launch(_run_here, trainer, fn, model, datamodule, ckpt_path, options)
+
+
+def _run_here(trainer, fn: str, model, datamodule, ckpt_path, options: dict):
+    """The call in this process (one rank of a multi-process run, or the whole run)."""
+    strategy = trainer.strategy
+    strategy.setup_environment()
+    try:
+        _prepare(trainer, fn, model, datamodule)
+        s = _session(trainer, fn, model, datamodule, ckpt_path, dict(options))
+        trainer._session = s
+        trainer.profiler.setup(stage=fn, local_rank=trainer.local_rank if trainer.world_size > 1 else None,
+                               log_dir=trainer.log_dir)
+        trainer.profiler.bind(model)
+        import torch
+        with torch.autograd.set_detect_anomaly(trainer._config.detect_anomaly):  # restores the previous mode
+            drive(trainer._machine, ACTIONS, s, fn, functools.partial(_on_terminal, trainer), trainer.profiler)
+    finally:
+        strategy.teardown()
     _finish(trainer, "success" if not trainer._interrupted else "interrupted")
     if fn in ("validate", "test") and options.get("verbose", True) and trainer.is_global_zero and s.run.results:
         from statetrainer.metrics import print_results
@@ -134,6 +179,8 @@ def _finish(trainer, status: str) -> None:
 def _on_terminal(trainer, s, trigger: str, exc: BaseException) -> None:
     """Reach a terminal state, tell the listeners (their checkpoints describe the last consistent point), tear down."""
     p = s.position
+    if trigger == "fail":  # first let go of the other ranks (they fail at once), so no handler waits on them
+        s.strategy.on_exception(exc)
     if s.run.evaluation is not None:
         s.run.evaluation.close()
     trainer._metrics.abort()

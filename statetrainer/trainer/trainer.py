@@ -29,8 +29,9 @@ class Trainer(properties.TrainerProperties):
 
     def __init__(self, **flags: Any) -> None:
         cfg = self._config = parse_flags(**with_env_defaults(type(self), flags))
-        self.checkpoint_io, self.cluster_environment = building.build_plugins(cfg)
-        self.accelerator, self.strategy = building.build_strategy(cfg)
+        self.checkpoint_io, environment = building.build_plugins(cfg)
+        self.accelerator, self.strategy = building.build_strategy(cfg, self.checkpoint_io, environment)
+        self.cluster_environment = building.cluster_environment_of(self.strategy, environment)
         building.apply_torch_flags(cfg)
         self._default_root_dir = os.fspath(cfg.default_root_dir) if cfg.default_root_dir else os.getcwd()
         self.callbacks: list = building.build_callbacks(cfg)
@@ -43,12 +44,13 @@ class Trainer(properties.TrainerProperties):
         self._accumulation = Accumulation(cfg.accumulate)
         self._position = Position(self._accumulation.factor)
         self._stop = StopRules(self._position, cfg.max_epochs, cfg.max_steps, cfg.min_epochs, cfg.min_steps)
-        self._ctx = LoopContext(self._position, self._stop, lambda: self.strategy)
+        self._ctx = LoopContext(self._position, self._stop, functools.partial(getattr, self, "strategy"))
         guards = {name: functools.partial(guard, self._ctx) for name, guard in GUARDS.items()}
         self._machine = LoopMachine(guards, self._position)
-        self.state = TrainerState(lambda: self._machine)
-        self._metrics = MetricBook(cfg.log_every_n_steps, lambda: self._loggers, fast_dev_run=bool(cfg.fast_dev_run),
-                                   barebones=cfg.barebones, stop_rules=self._stop, device=self.strategy.root_device)
+        self.state = TrainerState(functools.partial(getattr, self, "_machine"))
+        self._metrics = MetricBook(cfg.log_every_n_steps, functools.partial(getattr, self, "_loggers"),
+                                   fast_dev_run=bool(cfg.fast_dev_run), barebones=cfg.barebones,
+                                   stop_rules=self._stop, device=self.strategy.root_device)
         self._session = None
         self._dataloaders: dict = {}   # the loaders the last call loaded, by kind (what the *_dataloader(s) properties show)
         self._module = None
@@ -57,6 +59,10 @@ class Trainer(properties.TrainerProperties):
         self._ckpt_path = None
         self.gradient_clip_val = cfg.gradient_clip_val
         self.gradient_clip_algorithm = cfg.gradient_clip_algorithm
+
+    def __getstate__(self) -> dict:
+        """Pickled (ddp_spawn sends the trainer to its workers): the last call's session stays behind."""
+        return {**self.__dict__, "_session": None}
 
     # ---------------------------------------------------------------- entry points
     def fit(self, model, train_dataloaders=None, val_dataloaders=None, datamodule=None, ckpt_path=None,

@@ -125,7 +125,8 @@ def test_history_records_every_transition():
     trainer.fit(Tiny(), loader(4, 2), loader(2, 2))
     rows = [(h.source, h.trigger, h.dest, h.epoch, h.global_step) for h in trainer.state.history]
     assert rows == [
-        ("idle", "fit", "setup", 0, 0), ("setup", "configured", "sanity_start", 0, 0),
+        ("idle", "fit", "connect", 0, 0), ("connect", "connected", "prepare_data", 0, 0),
+        ("prepare_data", "prepared", "setup", 0, 0), ("setup", "configured", "sanity_start", 0, 0),
         ("sanity_start", "started", "sanity_batch", 0, 0), ("sanity_batch", "batch_done", "sanity_end", 0, 0),
         ("sanity_end", "ended", "train_start", 0, 0), ("train_start", "started", "epoch_start", 0, 0),
         ("epoch_start", "started", "train_batch", 0, 0), ("train_batch", "batch_done", "train_batch", 0, 1),
@@ -136,9 +137,9 @@ def test_history_records_every_transition():
     times = [h.time for h in trainer.state.history]
     assert times == sorted(times) and times[-1] - times[0] < 60
     trainer.validate(verbose=False, dataloaders=loader(2, 2))
-    assert [h.dest for h in trainer.state.history[-6:]] == ["setup", "eval_start", "eval_batch", "eval_end",
-                                                           "teardown", "finished"]
-    assert trainer.state.history[-7].dest == "finished"  # the fit's records are still there
+    assert [h.dest for h in trainer.state.history[-8:]] == ["connect", "prepare_data", "setup", "eval_start",
+                                                           "eval_batch", "eval_end", "teardown", "finished"]
+    assert trainer.state.history[-9].dest == "finished"  # the fit's records are still there
 
 
 def test_history_is_bounded():
@@ -155,8 +156,9 @@ def test_history_is_bounded():
 
 
 def test_history_bound_of_a_machine():
-    machine = LoopMachine({name: (lambda: True) for name in GUARDS}, SimpleNamespace(epoch=0, global_step=0), history_size=3)
-    for trigger in ("fit", "configured", "started"):
+    machine = LoopMachine({name: (lambda: True) for name in GUARDS}, SimpleNamespace(epoch=0, global_step=0),
+                          history_size=3)
+    for trigger in ("fit", "connected", "prepared", "configured", "started"):
         machine.fire(trigger)
     machine.fire("fail")
     assert [h.trigger for h in machine.history] == ["configured", "started", "fail"]

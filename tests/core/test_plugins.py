@@ -48,11 +48,13 @@ def test_checkpoint_io_plugin_writes_and_reads_every_checkpoint(tmp_path):
     assert plugin.loaded == [str(tmp_path / "manual.ckpt")] and again.global_step == 6
 
 
-def test_plugins_refuse_other_objects_and_multi_process_environments(monkeypatch):
+def test_plugins_refuse_other_objects_and_a_cluster_environment_goes_to_the_strategy():
     with pytest.raises(MisconfigurationError, match=r"^`plugins` got \[1\]; accepted: None, or one or a list of "
                                                     r"CheckpointIO / ClusterEnvironment / Precision instances\.$"):
         st.Trainer(plugins=[1])
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    with pytest.raises(MisconfigurationError, match="world_size=2: several processes need the DDP strategy"):
-        st.Trainer(plugins=LightningEnvironment(), logger=False)
+    environment = LightningEnvironment()
+    trainer = st.Trainer(strategy="ddp", accelerator="cpu", devices=2, plugins=environment, logger=False)
+    assert trainer.strategy.cluster_environment is environment and trainer.cluster_environment is environment
+    assert (trainer.world_size, trainer.num_devices, trainer.global_rank) == (2, 2, 0)
+    assert isinstance(st.Trainer(logger=False).cluster_environment, LightningEnvironment)  # one process: the default
     assert issubclass(TorchCheckpointIO, CheckpointIO)

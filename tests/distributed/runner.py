@@ -59,13 +59,14 @@ class Finished:
 class Started:
     """One command in its own process group, writing to files under `folder`."""
 
-    def __init__(self, args: list[str], folder: Path, env: dict[str, str], name: str = "main"):
+    def __init__(self, args: list[str], folder: Path, env: dict[str, str], name: str = "main",
+                 cwd: Path = ROOT):
         self.folder = folder
         self.name = name
         self.started = time.monotonic()
         self._out = open(folder / f"{name}.stdout", "w")
         self._err = open(folder / f"{name}.stderr", "w")
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._out, stderr=self._err,
+        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=self._out, stderr=self._err,
                                      start_new_session=True)
 
     def wait(self, limit_s: float) -> Finished:

@@ -1,4 +1,5 @@
 """A rank that dies or raises ends the whole run within seconds; the collective timeout is honoured.
+(A Trainer rank that raises or is killed: test_trainer_ddp.py.)
 
 The surviving rank is made busy in plain Python (a sleep of 60 s), where no collective can notice
 the loss: only the launcher's watchers can end it. Each run has a hard limit that kills its group.
@@ -13,20 +14,6 @@ from tests.distributed.runner import HARD_LIMIT_S, SCRIPTS, Started, clean_env, 
 pytestmark = [pytest.mark.ddp, pytest.mark.slow]  # each starts processes: seconds each
 
 WITHIN_S = 20  # "seconds, not the 30-minute collective timeout"; generous for a loaded 2-core machine
-
-
-@pytest.mark.parametrize("mode", ["kill_child", "raise_child"])
-def test_a_dead_or_failed_local_rank_ends_the_launching_process(tmp_path, mode):
-    finished = run_script("faults.py", tmp_path, "--mode", mode)
-    (dying,) = results(tmp_path, "dying1")
-    ended_after = time.time() - dying["at"]
-    assert finished.returncode != 0
-    assert ended_after < WITHIN_S, finished.stderr[-2000:]
-    assert not (tmp_path / "survived0.json").exists()
-    expected_code = "-9" if mode == "kill_child" else "1"
-    assert f"local rank 1 (pid " in finished.stderr and f"exited with code {expected_code};" in finished.stderr
-    if mode == "raise_child":
-        assert "RuntimeError: boom on rank 1" in finished.stderr  # the child's traceback reaches the same stderr
 
 
 def test_a_killed_launching_process_takes_its_children_down(tmp_path):
@@ -65,7 +52,7 @@ def test_the_collective_timeout_is_honoured(tmp_path):
 def test_started_workers_a_dead_or_failed_worker_ends_the_launch(tmp_path):
     # ddp_spawn and ddp_fork share the launcher and its fault handling; fork is used here because it
     # starts in a fraction of spawn's time (no re-import per worker)
-    finished = run_script("handback.py", tmp_path, "--strategy", "ddp_fork", "--mode", "faults")
+    finished = run_script("spawn_faults.py", tmp_path, "--strategy", "ddp_fork")
     assert finished.returncode == 0, finished.stderr[-3000:]
     main, killed, raised = results(tmp_path, "main", "dying-kill", "dying-raise")
     assert main["kill"][0] == "ProcessExitedException" and main["kill"][1] - killed["at"] < WITHIN_S

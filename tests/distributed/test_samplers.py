@@ -169,3 +169,16 @@ def test_set_sampler_epoch_reaches_the_sampler_inside_a_batch_sampler():
     assert wrapped.epoch == 5
     with pytest.raises(ValueError, match=r"`rank` got 2; accepted: an int in \[0, 1\]"):
         DistributedSamplerWrapper(Reversed(4), num_replicas=2, rank=2)
+
+
+def test_a_wrapped_samplers_generator_is_captured_so_an_epoch_replays_exactly():
+    from statetrainer.loop import data_state
+    drawing = torch.utils.data.RandomSampler(range(8), replacement=True, num_samples=8,
+                                             generator=torch.Generator().manual_seed(3))
+    split = distributed_sampler_for(DataLoader(dataset(8), sampler=drawing, batch_size=2), num_replicas=2, rank=1)
+    assert isinstance(split.sampler, DistributedSamplerWrapper) and split.sampler.generator is drawing.generator
+    at_start = data_state.capture(split)
+    first = items(split)
+    assert items(split) != first  # the generator moved on
+    data_state.restore(split, at_start)
+    assert items(split) == first

@@ -1,6 +1,7 @@
 """The "ddp_spawn" / "ddp_fork" / "ddp_notebook" launcher: torch.multiprocessing starts every rank."""
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import random
@@ -52,19 +53,31 @@ class _GlobalTorchState:
         np.random.set_state(self.rng[2])
 
 
+def _packed(obj: Any) -> bytes:
+    """`obj` as bytes, tensors by value (torch.save's pickling: plain pickle cannot bring every tensor back,
+    e.g. a uint32 one, and torch.multiprocessing's would share their memory between the ranks)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer, pickle_protocol=pickle.HIGHEST_PROTOCOL)
+    return buffer.getvalue()
+
+
+def _unpacked(data: bytes) -> Any:
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)  # written by this run's launcher
+
+
 def _worker(index: int, work: Any, queue: Any, num_processes: int, state: _GlobalTorchState | None) -> None:
-    """One rank. `work` is (function, args, kwargs), or its plain pickle when the worker was spawned: every
-    spawned rank then unpickles a private copy (torch's own pickling would hand all of them the same
+    """One rank. `work` is (function, args, kwargs), or its packed bytes when the worker was spawned: every
+    spawned rank then unpacks a private copy (torch's own pickling would hand all of them the same
     tensors in shared memory, and every rank would train one set of weights)."""
     os.environ["LOCAL_RANK"] = str(index)
     watch_launcher()
     if state is not None:
         state.restore()
-    function, args, kwargs = pickle.loads(work) if isinstance(work, bytes) else work
+    function, args, kwargs = _unpacked(work) if isinstance(work, bytes) else work
     share_cpu_threads(num_processes)
     result = function(*args, **kwargs)
     if index == 0:
-        queue.put(pickle.dumps(result))  # plain pickle: tensors travel by value, not as shared-memory handles
+        queue.put(_packed(result))  # by value, not as shared-memory handles
 
 
 class MultiProcessingLauncher(Launcher):
@@ -99,7 +112,7 @@ class MultiProcessingLauncher(Launcher):
         context = mp.get_context(self.start_method)
         queue = context.SimpleQueue()
         forked = self.start_method == "fork"
-        work = (function, args, kwargs) if forked else pickle.dumps((function, args, kwargs))
+        work = (function, args, kwargs) if forked else _packed((function, args, kwargs))
         state = None if forked else _GlobalTorchState.capture()
         processes = mp.start_processes(_worker, args=(work, queue, self.num_processes, state),
                                        nprocs=self.num_processes, start_method=self.start_method, join=False)
@@ -110,7 +123,7 @@ class MultiProcessingLauncher(Launcher):
                 received = queue.get()  # read while waiting: a large result must not block worker 0's exit
         if received is None and not queue.empty():
             received = queue.get()
-        return None if received is None else pickle.loads(received)
+        return None if received is None else _unpacked(received)
 
     def kill(self, signum: int) -> None:
         for proc in self.procs:

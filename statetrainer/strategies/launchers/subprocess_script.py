@@ -92,12 +92,19 @@ class SubprocessScriptLauncher(Launcher):
             self.watcher.kill(signum)
 
     def _end_with_children(self) -> None:
-        """At exit: close this rank's connections (a rank waiting on it in a collective then fails at once),
-        wait for the other ranks (at most `grace_s` when this rank's run raised), and kill what is left."""
+        """At exit. After a failure here: close this rank's connections first (a rank waiting on it in a
+        collective then fails at once), give the other ranks `grace_s`, kill what is left. After success: wait
+        for the other ranks to end first (this process hosts the rendezvous they may still use), then close."""
         import torch.distributed as dist
-        if dist.is_available() and dist.is_initialized():
+        if self.failed and dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
         self.watcher.wait_all(self.grace_s if self.failed else None)
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+        self.watcher.report_failures()  # the launching process names the rank that failed first
         self.watcher.kill(signal.SIGKILL)
 
-
+    @property
+    def leaves_process_group_at_exit(self) -> bool:
+        """This launcher started processes and leaves the process group itself at exit (after them)."""
+        return bool(self.procs)

@@ -32,6 +32,7 @@ class ChildrenWatcher(threading.Thread):
         self.processes = processes
         self.grace_s = grace_s
         self.poll_s = poll_s
+        self.reported: set[int] = set()  # local ranks whose failure was already said
 
     def failed(self) -> tuple[int, subprocess.Popen] | None:
         """(local rank, process) of the first child that exited with a non-zero code, if any."""
@@ -44,15 +45,21 @@ class ChildrenWatcher(threading.Thread):
         while True:
             failure = self.failed()
             if failure is not None:
-                self._end_everything(*failure)
+                self._end_everything()
                 return
             if all(proc.poll() == 0 for proc in self.processes):
                 return
             time.sleep(self.poll_s)
 
-    def _end_everything(self, rank: int, proc: subprocess.Popen) -> None:
-        _say(f"local rank {rank} (pid {proc.pid}) exited with code {proc.returncode}; "
-             f"ending the other processes of this run in {self.grace_s:g} s.")
+    def report_failures(self, then: str = "") -> None:
+        """Say (once each) which started processes exited with an error, and their codes."""
+        for rank, proc in enumerate(self.processes, start=1):
+            if proc.poll() not in (None, 0) and rank not in self.reported:
+                self.reported.add(rank)
+                _say(f"local rank {rank} (pid {proc.pid}) exited with code {proc.returncode}{then}.")
+
+    def _end_everything(self) -> None:
+        self.report_failures(f"; ending the other processes of this run in {self.grace_s:g} s")
         time.sleep(self.grace_s)  # meanwhile this process's run may fail on its own (on_exception, exit code 1)
         self.kill(signal.SIGKILL)
         os._exit(1)

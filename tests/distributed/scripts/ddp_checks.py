@@ -161,6 +161,8 @@ def main():
                   "manual": manual_optimization(strategy, rank, dev), "samplers": samplers(strategy, rank)}
         strategy.teardown()
         result["initialized_after_teardown"] = dist.is_initialized()
+        strategy.on_exception(RuntimeError("leaving"))
+        result["initialized_after_on_exception"] = dist.is_initialized()
         write(args.out, f"rank{rank}", result)
 
     strategy.launcher.launch(run)

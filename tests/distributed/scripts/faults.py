@@ -1,7 +1,5 @@
 """A rank that dies or fails, under the plain "ddp" launcher; and the collective timeout.
 
---mode kill_child   local rank 1 SIGKILLs itself; rank 0 is busy (sleeping: only the launcher can end it)
---mode raise_child  local rank 1 raises; rank 0 is busy
 --mode kill_parent  rank 0 (the launching process) SIGKILLs itself; rank 1 is busy
 --mode raise_parent rank 0 raises; rank 1 is busy
 --mode timeout      rank 1 skips a barrier; rank 0 must fail after DDPStrategy(timeout=3 s)
@@ -25,17 +23,7 @@ def busy(out, rank):
 
 
 def faults(mode, out, rank):
-    if mode == "kill_child":
-        if rank == 1:
-            write(out, "dying1", {"at": time.time()})
-            os.kill(os.getpid(), signal.SIGKILL)
-        busy(out, rank)
-    elif mode == "raise_child":
-        if rank == 1:
-            write(out, "dying1", {"at": time.time()})
-            raise RuntimeError("boom on rank 1")
-        busy(out, rank)
-    elif mode == "raise_parent":
+    if mode == "raise_parent":
         if rank == 0:
             wait_for_files([Path(out, "busy1.json")])
             write(out, "dying0", {"at": time.time()})
