@@ -4,6 +4,7 @@
 #   make demo    train the demo Transformer language model and record its run in docs/figures/demo.json
 #   make test    run the test suite
 #   make bench   run the benchmarks
+#   make peer    run Lightning's own user-facing tests against statetrainer (../shared/peer; not part of make test)
 #   make clean   remove caches, build outputs and training logs (keeps .venv)
 #   make distclean   clean, and remove .venv too
 
@@ -16,7 +17,9 @@ STAMP  := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test bench clean distclean
+PEER_DEPS := pytest-xdist pytest-timeout cloudpickle psutil scikit-learn "jsonargparse[signatures]" tensorboard
+
+.PHONY: venv demo test bench peer clean distclean
 
 venv: $(STAMP)
 
@@ -36,9 +39,13 @@ test: venv
 bench: venv
 	$(PY) benchmarks/run.py
 
+peer: venv
+	$(PY) -m pip install --quiet $(PEER_DEPS)
+	PEER_PYTHON=$(PY) ../shared/peer/run.sh $(PEER_ARGS)
+
 clean:
 	rm -rf build dist .eggs *.egg-info .pytest_cache .hypothesis
-	rm -rf lightning_logs statetrainer_logs checkpoints
+	rm -rf lightning_logs statetrainer_logs checkpoints .peer
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
 distclean: clean
