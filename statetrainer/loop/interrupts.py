@@ -43,6 +43,7 @@ class Interrupts:
         """Another process of the run was interrupted: this one stops at the same point (as if signalled)."""
         if self.count == 0:
             self.count = 1
+        self.pending = not self.stopping
 
     def exception(self) -> KeyboardInterrupt:
         if self.signum == _signal.SIGTERM:
