@@ -108,6 +108,7 @@ def train_batch(s) -> str:
     batch = feed.transfer(batch, 0)
     if s.dispatch.call("on_train_batch_start", batch, batch_idx) == -1:
         p.skip_rest_of_epoch()
+        s.optim.after_batch(True, True)  # as Lightning: the schedulers step as after an epoch's last batch
         return "batch_done"
     outputs = run_training_batch(s, batch, batch_idx)
     stepped = p.steps_after_this_batch()

@@ -152,15 +152,17 @@ class StateModule(HookStubs, HyperparametersBase, nn.Module):
         clip_gradients(self, optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     # ---------------------------------------------------------------- utilities
-    def freeze(self) -> None:
+    def freeze(self) -> "StateModule":
+        """No gradients for any parameter, eval mode; returns the module (as Lightning's)."""
         for param in self.parameters():
             param.requires_grad = False
-        self.eval()
+        return self.eval()
 
-    def unfreeze(self) -> None:
+    def unfreeze(self) -> "StateModule":
+        """Gradients for every parameter, train mode; returns the module."""
         for param in self.parameters():
             param.requires_grad = True
-        self.train()
+        return self.train()
 
     def print(self, *args: Any, **kwargs: Any) -> None:
         """print() on global rank 0 only, above the progress bar while one is on screen."""

@@ -11,7 +11,7 @@ from typing import Any, Optional, Union
 
 from statetrainer.errors import MisconfigurationError, flag_error
 
-__all__ = ["TrainerConfig", "parse_flags", "DEFAULTS", "FLAG_HELP"]
+__all__ = ["TrainerConfig", "parse_flags", "settle_max_epochs", "DEFAULTS", "FLAG_HELP"]
 
 Number = Union[int, float]
 
@@ -72,7 +72,8 @@ class TrainerConfig:
     """The flags after defaults, aliases and fast_dev_run are applied."""
 
     raw: dict
-    max_epochs: int = 1000
+    max_epochs: int = 1000          # provisional until fit settles it (see settle_max_epochs)
+    max_epochs_settled: bool = True  # False while an unset max_epochs awaits the first fit
     max_steps: int = -1
     min_epochs: Optional[int] = None
     min_steps: Optional[int] = None
@@ -180,6 +181,15 @@ def _validate(raw: dict) -> None:
             raise flag_error(flag, raw[flag], "True, False or None")
 
 
+def _check_min_max(raw: dict) -> None:
+    """A minimum above its maximum cannot both hold (Lightning lets the maximum win silently)."""
+    for unit, unlimited in (("epochs", (None, -1)), ("steps", (-1,))):
+        low, high = raw[f"min_{unit}"], raw[f"max_{unit}"]
+        if low is not None and high not in unlimited and low > high:
+            raise MisconfigurationError(f"`min_{unit}` got {low}, above max_{unit}={high}; accepted: "
+                                        f"min_{unit} <= max_{unit}, or max_{unit}=-1 for no limit.")
+
+
 def _validate_more(raw: dict) -> None:
     """The flags whose values other parts read later: refused now, not at first use."""
     import os
@@ -223,12 +233,14 @@ def parse_flags(**kwargs: Any) -> TrainerConfig:
     if raw["replace_sampler_ddp"] is not None:
         raw["use_distributed_sampler"] = raw["replace_sampler_ddp"]
     _validate(raw)
+    _check_min_max(raw)
     _apply_barebones(raw)
     cfg = TrainerConfig(raw=raw, precision=_precision(raw["precision"]),
                         accumulate=_accumulation(raw["accumulate_grad_batches"]))
     cfg.max_steps = raw["max_steps"]
     if raw["max_epochs"] is None:
         cfg.max_epochs = 1000 if raw["max_steps"] == -1 and raw["max_time"] is None else -1
+        cfg.max_epochs_settled = False
     else:
         cfg.max_epochs = raw["max_epochs"]
     cfg.min_epochs, cfg.min_steps = raw["min_epochs"], raw["min_steps"]
@@ -259,7 +271,21 @@ def _apply_fast_dev_run(cfg: TrainerConfig, fdr) -> None:
     cfg.fast_dev_run = n
     cfg.limits = {stage: n for stage in cfg.limits}
     cfg.num_sanity_val_steps = 0
-    cfg.max_epochs = 1
+    cfg.max_epochs, cfg.max_epochs_settled = 1, True
     cfg.max_steps = n
     cfg.val_check_interval = 1.0
     cfg.check_val_every_n_epoch = 1
+
+
+def settle_max_epochs(cfg: TrainerConfig, callbacks: list) -> int:
+    """The epoch limit of a fit when `max_epochs` was left unset, decided as Lightning decides it at fit
+    time: 1000 (with a warning) when neither max_steps nor a Timer bounds the run, else no limit."""
+    if not cfg.max_epochs_settled:
+        timed = any("Timer" in {c.__name__ for c in type(cb).__mro__} for cb in callbacks)
+        cfg.max_epochs = 1000 if cfg.max_steps == -1 and not timed else -1
+        cfg.max_epochs_settled = True
+        if cfg.max_epochs == 1000:
+            import warnings
+            warnings.warn("`max_epochs` was not set, so fit stops after 1000 epochs; pass max_epochs=-1 to "
+                          "train without an epoch limit.", UserWarning, stacklevel=4)
+    return cfg.max_epochs

@@ -98,11 +98,29 @@ def _prepare(trainer, fn: str, model, datamodule) -> None:
         trainer.state.stop_reason = None
 
 
+def _implicit_ckpt_path(trainer, fn: str, model, ckpt_path):
+    """validate/test/predict without a model after the trainer had one: the best checkpoint of the previous
+    fit, with a warning (Lightning's rule); "best" is resolved now so that a missing one fails before any hook."""
+    if fn != "fit" and model is None and ckpt_path is None and trainer._module is not None:
+        warnings.warn(f"`{fn}()` got no model, so it loads the best checkpoint of the previous fit "
+                      f"(ckpt_path='best'); pass ckpt_path='best' or 'last', or the model, to choose.",
+                      UserWarning, stacklevel=4)
+        ckpt_path = "best"
+    if ckpt_path == "best":
+        from statetrainer.checkpoint.resolve import resolve_ckpt_path
+        return resolve_ckpt_path(trainer, ckpt_path, fn)
+    return ckpt_path
+
+
 def run(trainer, fn: str, model, datamodule, ckpt_path, **options: Any):
+    ckpt_path = _implicit_ckpt_path(trainer, fn, model, ckpt_path)
     model = _resolve_model(trainer, fn, model)
     if trainer._session is not None and trainer.state.status == "running":
         from statetrainer.errors import InvalidTransitionError
         raise InvalidTransitionError(trainer._machine.current, fn, trainer._machine.allowed())
+    if fn == "fit":
+        from statetrainer.trainer.flags import settle_max_epochs
+        trainer._stop.max_epochs = settle_max_epochs(trainer._config, trainer.callbacks)
     _prepare(trainer, fn, model, datamodule)
     s = _session(trainer, fn, model, datamodule, ckpt_path, options)
     trainer._session = s
@@ -113,10 +131,24 @@ def run(trainer, fn: str, model, datamodule, ckpt_path, **options: Any):
     with torch.autograd.set_detect_anomaly(trainer._config.detect_anomaly):  # restores the previous mode
         drive(trainer._machine, ACTIONS, s, fn, functools.partial(_on_terminal, trainer), trainer.profiler)
     _finish(trainer, "success" if not trainer._interrupted else "interrupted")
+    if fn == "fit" and not trainer._interrupted:
+        _warn_if_nothing_trained(trainer)
     if fn in ("validate", "test") and options.get("verbose", True) and trainer.is_global_zero and s.run.results:
         from statetrainer.metrics import print_results
         print_results(s.run.results, fn)
     return s.run.results
+
+
+def _warn_if_nothing_trained(trainer) -> None:
+    """A fit whose limit was already reached when it started (a second fit, a checkpoint at or past
+    max_epochs/max_steps) ends at once; say so, as Lightning's 'fit stopped' line does."""
+    granted = trainer._stop.granted
+    if trainer._position.train_started or granted is None or granted.rule not in ("max_epochs", "max_steps"):
+        return
+    limit = getattr(trainer._stop, granted.rule)
+    warnings.warn(f"fit had nothing to train: {granted.rule}={limit} was already reached when it started "
+                  f"(current_epoch={trainer.current_epoch}, global_step={trainer.global_step}); raise "
+                  f"{granted.rule} to train further.", UserWarning, stacklevel=4)
 
 
 def _finish(trainer, status: str) -> None:

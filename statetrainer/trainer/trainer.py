@@ -15,6 +15,7 @@ from statetrainer.loop.stopping import StopRules
 from statetrainer.machine.guards import GUARDS
 from statetrainer.machine.machine import LoopMachine
 from statetrainer.metrics import MetricBook
+from statetrainer.plugins.precision import precision_for_device
 from statetrainer.signals import HookSignal, by_name
 from statetrainer.trainer import building, properties, running
 from statetrainer.trainer.env_defaults import with_env_defaults
@@ -24,6 +25,15 @@ from statetrainer.trainer.state import TrainerState
 __all__ = ["Trainer"]
 
 
+def _root_dir(value) -> str:
+    """default_root_dir as Lightning reads it: `~` expanded and normalised for a local path, a URL kept as
+    given, the working directory when unset."""
+    if not value:
+        return os.getcwd()
+    path = os.fspath(value)
+    return path if "://" in path else os.path.normpath(os.path.expanduser(path))
+
+
 class Trainer(properties.TrainerProperties):
     """`Trainer(**flags).fit(model, ...)`, as in Lightning; see docs/ for the machine underneath."""
 
@@ -31,8 +41,9 @@ class Trainer(properties.TrainerProperties):
         cfg = self._config = parse_flags(**with_env_defaults(type(self), flags))
         self.checkpoint_io, self.cluster_environment = building.build_plugins(cfg)
         self.accelerator, self.strategy = building.build_strategy(cfg)
+        cfg.precision = precision_for_device(cfg.precision, self.strategy.root_device.type)
         building.apply_torch_flags(cfg)
-        self._default_root_dir = os.fspath(cfg.default_root_dir) if cfg.default_root_dir else os.getcwd()
+        self._default_root_dir = _root_dir(cfg.default_root_dir)
         self.callbacks: list = building.build_callbacks(cfg)
         self.callbacks = setup_actions.attach_model_callbacks(self.callbacks, [])
         self._loggers = building.build_loggers(cfg, self._default_root_dir)
