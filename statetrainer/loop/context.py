@@ -8,6 +8,10 @@ from typing import Callable, Optional
 __all__ = ["LoopContext"]
 
 
+def _no_batch() -> bool:
+    return False
+
+
 class LoopContext:
     """Built once per Trainer; `fn` and `eval_has_next` follow the current run."""
 
@@ -17,7 +21,7 @@ class LoopContext:
         self.stop = stop
         self._strategy = strategy_ref
         self.prepare_data_per_node = True
-        self.eval_has_next: Callable[[], bool] = lambda: False
+        self.eval_has_next: Callable[[], bool] = _no_batch  # a module-level function: the trainer pickles
 
     @property
     def ranks(self):

@@ -15,7 +15,8 @@ def capture() -> dict:
     np_state = np.random.get_state()
     state = {
         "python": [py_version, list(py_state), py_gauss],
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].copy()), int(np_state[2]), int(np_state[3]),
+        # int64, not numpy's uint32: torch cannot unpickle a uint32 tensor, and a pickled trainer holds these
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]),
                   float(np_state[4])],
         "torch": torch.get_rng_state(),
     }

@@ -54,12 +54,14 @@ class Trainer(properties.TrainerProperties):
         self._accumulation = Accumulation(cfg.accumulate)
         self._position = Position(self._accumulation.factor)
         self._stop = StopRules(self._position, cfg.max_epochs, cfg.max_steps, cfg.min_epochs, cfg.min_steps)
-        self._ctx = LoopContext(self._position, self._stop, lambda: self.strategy)
+        # the parts reach back through partials of getattr, not lambdas, so that the trainer pickles
+        self._ctx = LoopContext(self._position, self._stop, functools.partial(getattr, self, "strategy"))
         guards = {name: functools.partial(guard, self._ctx) for name, guard in GUARDS.items()}
-        self._machine = LoopMachine(guards, lambda: (self._position.epoch, self._position.global_step))
-        self.state = TrainerState(lambda: self._machine)
-        self._metrics = MetricBook(cfg.log_every_n_steps, lambda: self._loggers, fast_dev_run=bool(cfg.fast_dev_run),
-                                   barebones=cfg.barebones, should_stop=lambda: self._stop.should_stop,
+        self._machine = LoopMachine(guards, self._epoch_and_step)
+        self.state = TrainerState(functools.partial(getattr, self, "_machine"))
+        self._metrics = MetricBook(cfg.log_every_n_steps, functools.partial(getattr, self, "_loggers"),
+                                   fast_dev_run=bool(cfg.fast_dev_run), barebones=cfg.barebones,
+                                   should_stop=functools.partial(getattr, self._stop, "should_stop"),
                                    device=self.strategy.root_device)
         self._session = None
         self._module = None
@@ -68,6 +70,13 @@ class Trainer(properties.TrainerProperties):
         self._ckpt_path = None
         self.gradient_clip_val = cfg.gradient_clip_val
         self.gradient_clip_algorithm = cfg.gradient_clip_algorithm
+
+    def __getstate__(self) -> dict:
+        """A pickle or deep copy holds the flags, the parts and where the loops are, not the last call's
+        session (its loaders, iterators and listeners belong to that call)."""
+        state = dict(self.__dict__)
+        state["_session"] = None
+        return state
 
     # ---------------------------------------------------------------- entry points
     def fit(self, model, train_dataloaders=None, val_dataloaders=None, datamodule=None, ckpt_path=None,
@@ -143,6 +152,9 @@ class Trainer(properties.TrainerProperties):
         return cls(**{**flags_from_args(args), **overrides})
 
     # ---------------------------------------------------------------- internals used by the module
+    def _epoch_and_step(self) -> tuple[int, int]:
+        return self._position.epoch, self._position.global_step
+
     def _manual_backward(self, loss, *args: Any, **kwargs: Any) -> None:
         from statetrainer.loop.training import manual_backward
         manual_backward(self._require_session("manual_backward"), loss, *args, **kwargs)
