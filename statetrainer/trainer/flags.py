@@ -9,7 +9,7 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from statetrainer.errors import MisconfigurationError, flag_error
+from statetrainer.errors import MisconfigurationError, MisconfigurationTypeError, flag_error
 
 __all__ = ["TrainerConfig", "parse_flags", "settle_max_epochs", "DEFAULTS", "FLAG_HELP"]
 
@@ -164,9 +164,13 @@ def _validate(raw: dict) -> None:
     if not isinstance(fdr, (bool, int)) or (not isinstance(fdr, bool) and fdr < 0):
         raise flag_error("fast_dev_run", fdr, "True, False, or an int >= 0")
     gcv = raw["gradient_clip_val"]
-    if gcv is not None and (isinstance(gcv, bool) or not isinstance(gcv, (int, float)) or gcv < 0):
+    if gcv is not None and (isinstance(gcv, bool) or not isinstance(gcv, (int, float))):
+        raise flag_error("gradient_clip_val", gcv, "an int or a float >= 0, or None", MisconfigurationTypeError)
+    if gcv is not None and gcv < 0:
         raise flag_error("gradient_clip_val", gcv, "a number >= 0 or None")
-    if raw["gradient_clip_algorithm"] is not None:
+    algorithm = raw["gradient_clip_algorithm"]
+    if algorithm is not None:  # any case, as Lightning reads it
+        raw["gradient_clip_algorithm"] = algorithm.lower() if isinstance(algorithm, str) else algorithm
         _check_choice("gradient_clip_algorithm", raw["gradient_clip_algorithm"], ("norm", "value"))
     if raw["deterministic"] not in (None, True, False, "warn"):
         raise flag_error("deterministic", raw["deterministic"], "True, False, 'warn' or None")

@@ -5,7 +5,7 @@ import functools
 import warnings
 from typing import Any
 
-from statetrainer.errors import MisconfigurationError
+from statetrainer.errors import MisconfigurationError, MisconfigurationTypeError
 from statetrainer.loop.actions import ACTIONS
 from statetrainer.loop.announce import announce
 from statetrainer.loop.bookkeeping import attach_metric_book
@@ -32,7 +32,8 @@ def _resolve_model(trainer, fn: str, model):
         if model is None:
             raise MisconfigurationError(f"`{fn}` got model=None and no model was given before; accepted: a StateModule.")
     if not isinstance(model, StateModule):
-        raise MisconfigurationError(f"`model` got {type(model).__name__}; accepted: a statetrainer.StateModule instance.")
+        raise MisconfigurationTypeError(f"`model` got a {type(model).__name__}; accepted: a statetrainer.StateModule "
+                                        "instance (a LightningModule ported by changing its imports).")
     step = _STEP.get(fn)
     if step and getattr(type(model), step) is getattr(HookStubs, step):
         raise MisconfigurationError(f"`{fn}` needs `{step}` but {type(model).__name__} does not define it; accepted: "
