@@ -231,7 +231,7 @@ def parse_flags(**kwargs: Any) -> TrainerConfig:
     """Check every flag and build the config; unknown flags are refused by name."""
     unknown = sorted(set(kwargs) - set(DEFAULTS))
     if unknown:
-        raise MisconfigurationError(f"Trainer got unknown flag(s) {unknown}; accepted: {', '.join(DEFAULTS)}.")
+        raise MisconfigurationTypeError(f"Trainer got unknown flag(s) {unknown}; accepted: {', '.join(DEFAULTS)}.")
     raw = {**DEFAULTS, **kwargs}
     _validate_more(raw)
     if raw["replace_sampler_ddp"] is not None:

@@ -30,7 +30,8 @@ def _resolve_model(trainer, fn: str, model):
     if model is None:
         model = trainer._module
         if model is None:
-            raise MisconfigurationError(f"`{fn}` got model=None and no model was given before; accepted: a StateModule.")
+            raise MisconfigurationTypeError(f"`{fn}` got model=None and no model was given before; accepted: a "
+                                            "StateModule.")
     if not isinstance(model, StateModule):
         raise MisconfigurationTypeError(f"`model` got a {type(model).__name__}; accepted: a statetrainer.StateModule "
                                         "instance (a LightningModule ported by changing its imports).")
