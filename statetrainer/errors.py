@@ -1,13 +1,19 @@
-"""The three error types statetrainer raises, and the one helper that words a bad flag."""
+"""The error types statetrainer raises, and the one helper that words a bad flag."""
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-__all__ = ["MisconfigurationError", "InvalidTransitionError", "CheckpointError", "flag_error"]
+__all__ = ["MisconfigurationError", "MisconfigurationTypeError", "InvalidTransitionError", "CheckpointError",
+           "flag_error"]
 
 
 class MisconfigurationError(ValueError):
     """A flag, argument or user object is not usable as given."""
+
+
+class MisconfigurationTypeError(MisconfigurationError, TypeError):
+    """A flag or argument of the wrong type (a TypeError where Lightning raises one, still caught as a
+    MisconfigurationError)."""
 
 
 class InvalidTransitionError(RuntimeError):

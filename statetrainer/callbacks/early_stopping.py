@@ -8,6 +8,7 @@ finds no reason to stop withdraws nothing another listener asked for.
 from __future__ import annotations
 
 import math
+import numbers
 from enum import Enum
 from typing import Any, Callable
 
@@ -45,6 +46,14 @@ def _reason(value: Any) -> EarlyStoppingReason:
     return EarlyStoppingReason(value)
 
 
+def _is_number(value: Any) -> bool:
+    """A real number (Python, numpy, or a one-element tensor), not NaN, not a bool."""
+    if isinstance(value, torch.Tensor):
+        usable = value.numel() == 1 and value.dtype is not torch.bool and not value.dtype.is_complex
+        return usable and not bool(torch.isnan(value))
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
+
+
 class EarlyStopping(Callback):
     """Stop fit when `monitor` has not improved by more than `min_delta` for `patience` checks."""
 
@@ -59,6 +68,9 @@ class EarlyStopping(Callback):
             raise flag_error("EarlyStopping(mode)", mode, "'min' or 'max'")
         if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
             raise flag_error("EarlyStopping(patience)", patience, "an int >= 0")
+        if not _is_number(min_delta):
+            raise flag_error("EarlyStopping(min_delta)", min_delta, "a number (the smallest change that counts "
+                             "as an improvement)")
         self.monitor = monitor
         self.min_delta = abs(min_delta) * (1 if mode == "max" else -1)
         self.patience = patience

@@ -380,7 +380,9 @@ def _where(trainer) -> tuple[int, int]:
 
 
 def _interrupted(trainer, exception: BaseException) -> bool:
-    return isinstance(exception, KeyboardInterrupt) or bool(getattr(trainer, "interrupted", False))
+    """Ctrl-C or SIGTERM, not a failure (`trainer.interrupted` reads True after both, as Lightning's)."""
+    state = getattr(trainer, "state", None)
+    return isinstance(exception, KeyboardInterrupt) or getattr(state, "current", None) == "interrupted"
 
 
 def _total(value: Any) -> float:

@@ -89,6 +89,9 @@ class TrainingPlan:
         optimizer.zero_grad()
         if loss is not None:
             loss.backward()
+        else:
+            from statetrainer.loop.training import NO_LOSS, NO_LOSS_MESSAGE
+            NO_LOSS.warn(NO_LOSS_MESSAGE)
         optimizer.step()
         s.position.global_step += 1
         if loss is None:

@@ -76,7 +76,7 @@ class EvalRun:
         hooks = self.hooks
         check_dataloader_idx(s.module, (hooks["step"], hooks["batch_start"], hooks["batch_end"]),
                              len(self.cursor.loaders) > 1, _DATA_KIND[self.kind])
-        self._modes = {m: m.training for m in s.module.modules()} if self.hooks["train"] is None else None
+        self._modes = {m: m.training for m in s.module.modules()}  # put back at the end unless a hook decides
         self._grad_ctx = torch.inference_mode() if self.inference else torch.no_grad()
         self._grad_ctx.__enter__()
         s.dispatch.call_module(self.hooks["eval"])
@@ -108,12 +108,19 @@ class EvalRun:
         s.dispatch.call(self.hooks["epoch_end"])     # the metric book's listener sets `results`
         s.position.eval_produced()
         s.dispatch.call(self.hooks["end"])
-        if self.hooks["train"] is not None:
-            s.dispatch.call_module(self.hooks["train"])
-        else:  # predict has no *_model_train hook: the modules get their modes back (as Lightning)
+        self._restore_modes()
+        self.close()
+
+    def _restore_modes(self) -> None:
+        """Each submodule gets back the train/eval mode it had before `*_model_eval` (a frozen part stays in
+        eval), unless the module overrides `on_{validation,test}_model_train`, which then decides (Lightning's
+        rule); the hook's signal still goes to its receivers."""
+        hook, dispatch = self.hooks["train"], self.s.dispatch
+        if hook is None or not dispatch.plan(hook):
             for submodule, mode in self._modes.items():
                 submodule.training = mode
-        self.close()
+        if hook is not None:
+            dispatch.call(hook)
 
     def close(self) -> None:
         """Leave the no-grad context (also on failure)."""

@@ -117,6 +117,7 @@ def train_batch(s) -> str:
         skip = s.stop.any_rank(skip)  # several processes: a -1 on any rank skips on every rank (before any backward)
     if skip:
         p.skip_rest_of_epoch()
+        s.optim.after_batch(True, True)  # as Lightning: the schedulers step as after an epoch's last batch
         return "batch_done"
     if plan.plain:  # no accumulation in a plain plan: every batch steps
         outputs, stepped = plan.run_plain(batch, batch_idx), True

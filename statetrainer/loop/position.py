@@ -113,8 +113,10 @@ class Position:
         return self.batch_idx
 
     def skip_rest_of_epoch(self) -> None:
-        """on_train_batch_start returned -1: the batch did not run and the epoch ends."""
+        """on_train_batch_start returned -1: the batch did not run and the epoch ends (it counts as the
+        epoch's last batch, as in Lightning)."""
         self.epoch_skipped = True
+        self.is_last_batch = True
         self.phase = "batch_done"
         self.batch_stepped = False
         self.close_pending = False

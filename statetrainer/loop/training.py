@@ -6,9 +6,13 @@ from typing import Any
 import torch
 
 from statetrainer.errors import MisconfigurationError
+from statetrainer.utilities.rank_zero import WarningCache
 
-__all__ = ["run_training_batch", "split_training_output", "manual_backward"]
+__all__ = ["run_training_batch", "split_training_output", "manual_backward", "NO_LOSS"]
 
+NO_LOSS_MESSAGE = ("training_step returned None, so this batch trains nothing (no backward, and the optimizer "
+                   "steps on no new gradients); return the loss to train on it.")
+NO_LOSS = WarningCache()  # once per process, as Lightning's: a step that skips on purpose is not flooded
 
 
 def split_training_output(out: Any, automatic: bool) -> tuple[Any, dict]:
@@ -59,7 +63,9 @@ def _automatic(s, plan, batch, batch_idx) -> dict:
 
     def closure():
         loss, extra = split_training_output(_training_step(s, plan, batch, batch_idx), True)
-        if loss is not None and k != 1:
+        if loss is None:
+            NO_LOSS.warn(NO_LOSS_MESSAGE)
+        elif k != 1:
             loss = loss / k
         if clear_grads:
             d.call("on_before_zero_grad", step_opt)

@@ -75,12 +75,15 @@ class HookStubs(DataHooks):
         self.eval()
 
     def on_validation_model_train(self) -> None:
+        """Called after validation only when overridden; otherwise the loop puts back the train/eval mode
+        each submodule had before validation. This body serves overrides that call super()."""
         self.train()
 
     def on_test_model_eval(self) -> None:
         self.eval()
 
     def on_test_model_train(self) -> None:
+        """As on_validation_model_train, after a test run."""
         self.train()
 
     def on_predict_model_eval(self) -> None:

@@ -1,10 +1,29 @@
 """The hyper-parameter methods StateModule and DataModule share (implemented in module/hparams.py)."""
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
 __all__ = ["HyperparametersBase"]
+
+
+class _class_only(classmethod):
+    """A classmethod that refuses to run when reached through an instance: `model.load_from_checkpoint(p)`
+    builds a new object and leaves `model` untouched, which reads as if it loaded the weights into it."""
+
+    def __get__(self, instance: Any, owner: type | None = None):
+        bound = super().__get__(instance, owner)
+        if instance is None:
+            return bound
+        name = self.__func__.__name__
+
+        @functools.wraps(self.__func__)
+        def refuse(*args: Any, **kwargs: Any):
+            cls = type(instance).__name__
+            raise TypeError(f"`{cls}.{name}` was called on an instance, which it would leave unchanged; "
+                            f"accepted: call it on the class, `model = {cls}.{name}(path)`.")
+        return refuse
 
 
 class HyperparametersBase:
@@ -32,7 +51,7 @@ class HyperparametersBase:
         from statetrainer.module import hparams
         return hparams.get_hparams_initial(self)
 
-    @classmethod
+    @_class_only
     def load_from_checkpoint(cls, checkpoint_path, map_location=None, hparams_file=None, strict=None,
                              **kwargs: Any):
         """A new instance built from the checkpoint's hyper-parameters (overridden by `kwargs`), weights loaded."""

@@ -32,6 +32,12 @@ class StateModule(HookStubs, HyperparametersBase, nn.Module):
         self.prepare_data_per_node = True
         self.allow_zero_length_dataloader_with_multiple_devices = False
 
+    def __getstate__(self) -> dict:
+        """Pickling or copying a module leaves its trainer behind (as Lightning's): the copy is detached."""
+        state = dict(self.__dict__)
+        state["_trainer"] = None
+        return state
+
     # ---------------------------------------------------------------- trainer-derived properties
     @property
     def trainer(self):
@@ -41,6 +47,10 @@ class StateModule(HookStubs, HyperparametersBase, nn.Module):
 
     @trainer.setter
     def trainer(self, trainer) -> None:
+        """Attach (or detach, with None) this module and the StateModules nested in it, as Lightning does."""
+        for child in self.children():
+            if isinstance(child, StateModule):
+                child.trainer = trainer
         self._trainer = trainer
 
     @property
@@ -151,15 +161,17 @@ class StateModule(HookStubs, HyperparametersBase, nn.Module):
         clip_gradients(self, optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     # ---------------------------------------------------------------- utilities
-    def freeze(self) -> None:
+    def freeze(self) -> "StateModule":
+        """No gradients for any parameter, eval mode; returns the module (as Lightning's)."""
         for param in self.parameters():
             param.requires_grad = False
-        self.eval()
+        return self.eval()
 
-    def unfreeze(self) -> None:
+    def unfreeze(self) -> "StateModule":
+        """Gradients for every parameter, train mode; returns the module."""
         for param in self.parameters():
             param.requires_grad = True
-        self.train()
+        return self.train()
 
     def print(self, *args: Any, **kwargs: Any) -> None:
         """print() on global rank 0 only, above the progress bar while one is on screen."""
@@ -181,3 +193,10 @@ class StateModule(HookStubs, HyperparametersBase, nn.Module):
         from statetrainer.module.export import to_onnx
         to_onnx(self, file_path, input_sample, **kwargs)
 
+
+
+# torch.jit.script compiles every property of a module it scripts unless listed here: ours read the
+# trainer or Python objects and have no TorchScript form
+StateModule.__jit_unused_properties__ = sorted(
+    name for cls in StateModule.__mro__ if cls is not nn.Module and not issubclass(nn.Module, cls)
+    for name, value in vars(cls).items() if isinstance(value, property))

@@ -93,13 +93,14 @@ def _collect(value: Any) -> tuple[list, list]:
 
 
 def parse_optimizers(value: Any, automatic: bool) -> tuple[list, list[SchedulerConfig]]:
-    """(optimizers, scheduler configs) from configure_optimizers' return value."""
+    """(optimizers, scheduler configs) from configure_optimizers' return value; None gives a NoOptimizer
+    (with a warning), as in Lightning."""
     if value is None:
-        if automatic:
-            raise MisconfigurationError(
-                "configure_optimizers returned None but automatic optimization needs an optimizer; accepted: "
-                f"{_FORMS} (or set `self.automatic_optimization = False`).")
-        return [], []
+        import warnings
+        from statetrainer.module.no_optimizer import NoOptimizer
+        warnings.warn("configure_optimizers returned None, so this fit runs without an optimizer: training_step "
+                      "and backward run, no weight changes.", UserWarning, stacklevel=2)
+        return [NoOptimizer()], []
     optimizers, configs = _collect(value)
     for opt in optimizers:
         if not isinstance(opt, torch.optim.Optimizer):

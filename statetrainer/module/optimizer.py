@@ -28,10 +28,21 @@ class StepOptimizer:
         return self._optimizer
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["_optimizer"], name)
+        try:
+            optimizer = self.__dict__["_optimizer"]
+        except KeyError:  # a copy being rebuilt (copy.deepcopy) has no optimizer yet
+            raise AttributeError(name) from None
+        return getattr(optimizer, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._optimizer, name, value)
+
+    def __getstate__(self) -> dict:
+        return dict(self.__dict__)
+
+    def __setstate__(self, state: dict) -> None:
+        """A copy gets the wrapped optimizer and the stepper back (not torch's optimizer state rules)."""
+        self.__dict__.update(state)
 
     def __repr__(self) -> str:
         return f"StepOptimizer({self._optimizer!r})"

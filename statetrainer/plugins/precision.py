@@ -8,7 +8,7 @@ import torch
 
 from statetrainer.errors import MisconfigurationError
 
-__all__ = ["Precision", "make_precision"]
+__all__ = ["Precision", "make_precision", "precision_for_device"]
 
 _TRUE_DTYPES = {"64-true": torch.float64, "32-true": torch.float32, "16-true": torch.float16,
                 "bf16-true": torch.bfloat16}
@@ -64,11 +64,13 @@ class Precision:
             self.scaler.unscale_(optimizer)
 
     def optimizer_step(self, optimizer, closure, **kwargs: Any) -> Any:
+        if closure is not None:
+            closure = _with_grad(closure)
         if self.scaler is None:
             if closure is not None and evaluates_closure_once(optimizer):
-                loss = closure()  # what torch's step would do first, without its enable_grad wrapper
-                optimizer.step(**kwargs)
-                return loss
+                loss = closure()  # what torch's step would do first
+                out = optimizer.step(**kwargs)
+                return loss if out is None else out  # torch's step(closure) returns the closure's loss
             return optimizer.step(closure=closure, **kwargs)
         if isinstance(optimizer, torch.optim.LBFGS):
             raise MisconfigurationError("precision='16-mixed' got an LBFGS optimizer; accepted: optimizers "
@@ -86,6 +88,15 @@ class Precision:
             self.scaler.load_state_dict(state)
 
 
+def _with_grad(closure):
+    """The closure with autograd on: an optimizer whose step() runs under torch.no_grad (Hugging Face's
+    AdamW, for one) would otherwise run training_step and backward without a graph."""
+    def closure_with_grad() -> Any:
+        with torch.enable_grad():
+            return closure()
+    return closure_with_grad
+
+
 def evaluates_closure_once(optimizer) -> bool:
     """torch's own optimizers except LBFGS call the closure exactly once, before the update; others
     (LBFGS, third-party ones such as SAM) get the closure and decide."""
@@ -93,8 +104,16 @@ def evaluates_closure_once(optimizer) -> bool:
     return cls.__module__.startswith("torch.optim") and not issubclass(cls, torch.optim.LBFGS)
 
 
-def make_precision(name: str, device_type: str) -> Precision:
+def precision_for_device(name: str, device_type: str) -> str:
+    """The precision a run on `device_type` uses for the flag `name`: float16 autocast needs a GPU, so on
+    the CPU '16-mixed' becomes 'bf16-mixed' with a warning (as Lightning does)."""
     if name == "16-mixed" and device_type == "cpu":
-        raise MisconfigurationError("`precision` got '16-mixed' on the CPU; accepted there: 'bf16-mixed', "
-                                    "'32-true', '64-true', 'bf16-true' (float16 autocast needs a GPU).")
-    return Precision(name, device_type)
+        import warnings
+        warnings.warn("`precision` '16-mixed' (float16 autocast) needs a GPU; on the CPU this run uses "
+                      "'bf16-mixed' instead.", UserWarning, stacklevel=3)
+        return "bf16-mixed"
+    return name
+
+
+def make_precision(name: str, device_type: str) -> Precision:
+    return Precision(precision_for_device(name, device_type), device_type)

@@ -86,6 +86,13 @@ class Profiler(ABC):
         """The module of the current run, or None."""
         return None if self._module is None else self._module()
 
+    def __getstate__(self) -> dict:
+        """A copy or pickle (of the profiler, or of a trainer holding it) leaves the weak module reference
+        and the open report file behind."""
+        state = dict(self.__dict__)
+        state.update(_module=None, _output_file=None, _write=None)
+        return state
+
     def teardown(self, stage: str | None) -> None:
         """Close the report file."""
         self._write = None

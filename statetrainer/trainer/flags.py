@@ -9,9 +9,9 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from statetrainer.errors import MisconfigurationError, flag_error
+from statetrainer.errors import MisconfigurationError, MisconfigurationTypeError, flag_error
 
-__all__ = ["TrainerConfig", "parse_flags", "DEFAULTS", "FLAG_HELP"]
+__all__ = ["TrainerConfig", "parse_flags", "settle_max_epochs", "DEFAULTS", "FLAG_HELP"]
 
 Number = Union[int, float]
 
@@ -73,7 +73,8 @@ class TrainerConfig:
     """The flags after defaults, aliases and fast_dev_run are applied."""
 
     raw: dict
-    max_epochs: int = 1000
+    max_epochs: int = 1000          # provisional until fit settles it (see settle_max_epochs)
+    max_epochs_settled: bool = True  # False while an unset max_epochs awaits the first fit
     max_steps: int = -1
     min_epochs: Optional[int] = None
     min_steps: Optional[int] = None
@@ -194,9 +195,13 @@ def _validate(raw: dict) -> None:
     if not isinstance(fdr, (bool, int)) or (not isinstance(fdr, bool) and fdr < 0):
         raise flag_error("fast_dev_run", fdr, "True, False, or an int >= 0")
     gcv = raw["gradient_clip_val"]
-    if gcv is not None and (isinstance(gcv, bool) or not isinstance(gcv, (int, float)) or gcv < 0):
+    if gcv is not None and (isinstance(gcv, bool) or not isinstance(gcv, (int, float))):
+        raise flag_error("gradient_clip_val", gcv, "an int or a float >= 0, or None", MisconfigurationTypeError)
+    if gcv is not None and gcv < 0:
         raise flag_error("gradient_clip_val", gcv, "a number >= 0 or None")
-    if raw["gradient_clip_algorithm"] is not None:
+    algorithm = raw["gradient_clip_algorithm"]
+    if algorithm is not None:  # any case, as Lightning reads it
+        raw["gradient_clip_algorithm"] = algorithm.lower() if isinstance(algorithm, str) else algorithm
         _check_choice("gradient_clip_algorithm", raw["gradient_clip_algorithm"], ("norm", "value"))
     if raw["deterministic"] not in (None, True, False, "warn"):
         raise flag_error("deterministic", raw["deterministic"], "True, False, 'warn' or None")
@@ -209,6 +214,15 @@ def _validate(raw: dict) -> None:
     for flag in ("enable_checkpointing", "enable_progress_bar", "enable_model_summary", "benchmark"):
         if raw[flag] is not None and not isinstance(raw[flag], bool):
             raise flag_error(flag, raw[flag], "True, False or None")
+
+
+def _check_min_max(raw: dict) -> None:
+    """A minimum above its maximum cannot both hold (Lightning lets the maximum win silently)."""
+    for unit, unlimited in (("epochs", (None, -1)), ("steps", (-1,))):
+        low, high = raw[f"min_{unit}"], raw[f"max_{unit}"]
+        if low is not None and high not in unlimited and low > high:
+            raise MisconfigurationError(f"`min_{unit}` got {low}, above max_{unit}={high}; accepted: "
+                                        f"min_{unit} <= max_{unit}, or max_{unit}=-1 for no limit.")
 
 
 def _validate_more(raw: dict) -> None:
@@ -248,18 +262,20 @@ def parse_flags(**kwargs: Any) -> TrainerConfig:
     """Check every flag and build the config; unknown flags are refused by name."""
     unknown = sorted(set(kwargs) - set(DEFAULTS))
     if unknown:
-        raise MisconfigurationError(f"Trainer got unknown flag(s) {unknown}; accepted: {', '.join(DEFAULTS)}.")
+        raise MisconfigurationTypeError(f"Trainer got unknown flag(s) {unknown}; accepted: {', '.join(DEFAULTS)}.")
     raw = {**DEFAULTS, **kwargs}
     _validate_more(raw)
     if raw["replace_sampler_ddp"] is not None:
         raw["use_distributed_sampler"] = raw["replace_sampler_ddp"]
     _validate(raw)
+    _check_min_max(raw)
     _apply_barebones(raw)
     cfg = TrainerConfig(raw=raw, precision=_precision(raw["precision"]),
                         accumulate=_accumulation(raw["accumulate_grad_batches"]))
     cfg.max_steps = raw["max_steps"]
     if raw["max_epochs"] is None:
         cfg.max_epochs = 1000 if raw["max_steps"] == -1 and raw["max_time"] is None else -1
+        cfg.max_epochs_settled = False
     else:
         cfg.max_epochs = raw["max_epochs"]
     cfg.min_epochs, cfg.min_steps = raw["min_epochs"], raw["min_steps"]
@@ -292,8 +308,22 @@ def _apply_fast_dev_run(cfg: TrainerConfig, fdr) -> None:
     cfg.fast_dev_run = n
     cfg.limits = {stage: n for stage in cfg.limits}
     cfg.num_sanity_val_steps = 0
-    cfg.max_epochs = 1
+    cfg.max_epochs, cfg.max_epochs_settled = 1, True
     cfg.max_steps = n
     cfg.val_check_interval = 1.0
     cfg.val_check_seconds = None   # a time-based interval does not apply to a development run
     cfg.check_val_every_n_epoch = 1
+
+
+def settle_max_epochs(cfg: TrainerConfig, callbacks: list) -> int:
+    """The epoch limit of a fit when `max_epochs` was left unset, decided as Lightning decides it at fit
+    time: 1000 (with a warning) when neither max_steps nor a Timer bounds the run, else no limit."""
+    if not cfg.max_epochs_settled:
+        timed = any("Timer" in {c.__name__ for c in type(cb).__mro__} for cb in callbacks)
+        cfg.max_epochs = 1000 if cfg.max_steps == -1 and not timed else -1
+        cfg.max_epochs_settled = True
+        if cfg.max_epochs == 1000:
+            import warnings
+            warnings.warn("`max_epochs` was not set, so fit stops after 1000 epochs; pass max_epochs=-1 to "
+                          "train without an epoch limit.", UserWarning, stacklevel=4)
+    return cfg.max_epochs

@@ -15,13 +15,15 @@ class TrainerProperties:
     """Base class of Trainer: every property reads state owned elsewhere (progress, book, session)."""
 
     # -- flags
-    max_epochs = _flag("max_epochs")
+    max_epochs = property(lambda self: self._config.max_epochs if self._config.max_epochs_settled else None,
+                          doc="The epoch limit; None while an unset max_epochs awaits fit (Lightning's reading).")
     max_steps = _flag("max_steps")
     min_epochs = _flag("min_epochs")
     min_steps = _flag("min_steps")
     log_every_n_steps = _flag("log_every_n_steps")
     precision = _flag("precision")
-    fast_dev_run = _flag("fast_dev_run")
+    fast_dev_run = property(lambda self: _fast_dev_run(self._config.raw["fast_dev_run"]),
+                            doc="The flag as given, except that 1 reads True (Lightning's reading).")
     val_check_interval = _flag("val_check_interval")
     check_val_every_n_epoch = _flag("check_val_every_n_epoch")
     num_sanity_val_steps = _flag("num_sanity_val_steps")
@@ -62,7 +64,9 @@ class TrainerProperties:
     current_epoch = property(lambda self: self._position.epoch)
     global_step = property(lambda self: self._position.global_step)
     is_last_batch = property(lambda self: self._position.is_last_batch)
-    interrupted = property(lambda self: self._interrupted)
+    interrupted = property(lambda self: self.state.status == "interrupted",
+                           doc="The last call ended by Ctrl-C, SIGTERM or an exception (Lightning's reading); "
+                               "`state.current` tells them apart: 'interrupted' or 'failed'.")
 
     @property
     def should_stop(self) -> bool:
@@ -171,8 +175,9 @@ class TrainerProperties:
         total = self.num_training_batches
         if math.isinf(total):
             return self.max_steps if self.max_steps != -1 else math.inf
-        steps = math.ceil(total / self.accumulate_grad_batches) * max(self.max_epochs, 1)
-        if self.max_epochs == -1:
+        max_epochs = self._config.max_epochs
+        steps = math.ceil(total / self.accumulate_grad_batches) * max(max_epochs, 1)
+        if max_epochs == -1:
             steps = math.inf
         return min(steps, self.max_steps) if self.max_steps != -1 else steps
 
@@ -207,6 +212,23 @@ class TrainerProperties:
     checkpoint_callback = property(lambda self: next(iter(self.checkpoint_callbacks), None))
     early_stopping_callback = property(lambda self: next(iter(self.early_stopping_callbacks), None))
     progress_bar_callback = property(lambda self: next(iter(self._callbacks_named("ProgressBar")), None))
+
+
+def _fast_dev_run(value):
+    return True if value == 1 else value
+
+
+def _one_or_list(loaders: Any):
+    if not loaders:
+        return None
+    return loaders[0] if len(loaders) == 1 else list(loaders)
+
+
+def _eval_loaders(trainer, fn: str):
+    s = trainer._session
+    if s is None or s.fn != fn:
+        return None
+    return _one_or_list(s.feed.eval_loaders)
 
 
 def _eval_counts(trainer, fn: str) -> list:

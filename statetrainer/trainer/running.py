@@ -6,7 +6,7 @@ import warnings
 import weakref
 from typing import Any
 
-from statetrainer.errors import MisconfigurationError
+from statetrainer.errors import MisconfigurationError, MisconfigurationTypeError
 from statetrainer.module.hook_lookup import overrides
 from statetrainer.loop.actions import ACTIONS
 from statetrainer.loop.announce import announce
@@ -32,9 +32,11 @@ def _resolve_model(trainer, fn: str, model):
     if model is None:
         model = trainer._module
         if model is None:
-            raise MisconfigurationError(f"`{fn}` got model=None and no model was given before; accepted: a StateModule.")
+            raise MisconfigurationTypeError(f"`{fn}` got model=None and no model was given before; accepted: a "
+                                            "StateModule.")
     if not isinstance(model, StateModule):
-        raise MisconfigurationError(f"`model` got {type(model).__name__}; accepted: a statetrainer.StateModule instance.")
+        raise MisconfigurationTypeError(f"`model` got a {type(model).__name__}; accepted: a statetrainer.StateModule "
+                                        "instance (a LightningModule ported by changing its imports).")
     step = _STEP.get(fn)
     if step and not overrides(model, HookStubs, step):
         raise MisconfigurationError(f"`{fn}` needs `{step}` but {type(model).__name__} does not define it; accepted: "
@@ -120,6 +122,20 @@ def _prepare(trainer, fn: str, model, datamodule) -> None:
         trainer.state.stop_reason = None
 
 
+def _implicit_ckpt_path(trainer, fn: str, model, ckpt_path):
+    """validate/test/predict without a model after the trainer had one: the best checkpoint of the previous
+    fit, with a warning (Lightning's rule); "best" is resolved now so that a missing one fails before any hook."""
+    if fn != "fit" and model is None and ckpt_path is None and trainer._module is not None:
+        warnings.warn(f"`{fn}()` got no model, so it loads the best checkpoint of the previous fit "
+                      f"(ckpt_path='best'); pass ckpt_path='best' or 'last', or the model, to choose.",
+                      UserWarning, stacklevel=4)
+        ckpt_path = "best"
+    if ckpt_path == "best":
+        from statetrainer.checkpoint.resolve import resolve_ckpt_path
+        return resolve_ckpt_path(trainer, ckpt_path, fn)
+    return ckpt_path
+
+
 def _prepare_data_per_node(model, datamodule) -> bool:
     """The datamodule's setting when it prepares data, else the module's (Lightning reads each for its own hook)."""
     from statetrainer.data.datamodule import DataModule
@@ -129,10 +145,14 @@ def _prepare_data_per_node(model, datamodule) -> bool:
 
 def run(trainer, fn: str, model, datamodule, ckpt_path, **options: Any):
     """One fit/validate/test/predict call: here, or through the strategy's launcher in every process of the run."""
+    ckpt_path = _implicit_ckpt_path(trainer, fn, model, ckpt_path)
     model = _resolve_model(trainer, fn, model)
     if trainer._session is not None and trainer.state.status == "running":
         from statetrainer.errors import InvalidTransitionError
         raise InvalidTransitionError(trainer._machine.current, fn, trainer._machine.allowed())
+    if fn == "fit":
+        from statetrainer.trainer.flags import settle_max_epochs
+        trainer._stop.max_epochs = settle_max_epochs(trainer._config, trainer.callbacks)
     launcher = trainer.strategy.launcher
     if launcher is None:
         return _run_here(trainer, fn, model, datamodule, ckpt_path, options)
@@ -163,10 +183,24 @@ def _run_here(trainer, fn: str, model, datamodule, ckpt_path, options: dict):
     finally:
         strategy.teardown()
     _finish(trainer, "success" if not trainer._interrupted else "interrupted")
+    if fn == "fit" and not trainer._interrupted:
+        _warn_if_nothing_trained(trainer)
     if fn in ("validate", "test") and options.get("verbose", True) and trainer.is_global_zero and s.run.results:
         from statetrainer.metrics import print_results
         print_results(s.run.results, fn)
     return s.run.results
+
+
+def _warn_if_nothing_trained(trainer) -> None:
+    """A fit whose limit was already reached when it started (a second fit, a checkpoint at or past
+    max_epochs/max_steps) ends at once; say so, as Lightning's 'fit stopped' line does."""
+    granted = trainer._stop.granted
+    if trainer._position.train_started or granted is None or granted.rule not in ("max_epochs", "max_steps"):
+        return
+    limit = getattr(trainer._stop, granted.rule)
+    warnings.warn(f"fit had nothing to train: {granted.rule}={limit} was already reached when it started "
+                  f"(current_epoch={trainer.current_epoch}, global_step={trainer.global_step}); raise "
+                  f"{granted.rule} to train further.", UserWarning, stacklevel=4)
 
 
 def _finish(trainer, status: str) -> None:

@@ -15,6 +15,7 @@ from statetrainer.loop.stopping import StopRules
 from statetrainer.machine.guards import GUARDS
 from statetrainer.machine.machine import LoopMachine
 from statetrainer.metrics import MetricBook
+from statetrainer.plugins.precision import precision_for_device
 from statetrainer.signals import HookSignal, by_name
 from statetrainer.trainer import building, properties, running
 from statetrainer.trainer.env_defaults import with_env_defaults
@@ -22,6 +23,15 @@ from statetrainer.trainer.flags import parse_flags
 from statetrainer.trainer.state import TrainerState
 
 __all__ = ["Trainer"]
+
+
+def _root_dir(value) -> str:
+    """default_root_dir as Lightning reads it: `~` expanded and normalised for a local path, a URL kept as
+    given, the working directory when unset."""
+    if not value:
+        return os.getcwd()
+    path = os.fspath(value)
+    return path if "://" in path else os.path.normpath(os.path.expanduser(path))
 
 
 class Trainer(properties.TrainerProperties):
@@ -32,8 +42,9 @@ class Trainer(properties.TrainerProperties):
         self.checkpoint_io, environment = building.build_plugins(cfg)
         self.accelerator, self.strategy = building.build_strategy(cfg, self.checkpoint_io, environment)
         self.cluster_environment = building.cluster_environment_of(self.strategy, environment)
+        cfg.precision = precision_for_device(cfg.precision, self.strategy.root_device.type)
         building.apply_torch_flags(cfg)
-        self._default_root_dir = os.fspath(cfg.default_root_dir) if cfg.default_root_dir else os.getcwd()
+        self._default_root_dir = _root_dir(cfg.default_root_dir)
         self.callbacks: list = building.build_callbacks(cfg)
         self.callbacks = setup_actions.attach_model_callbacks(self.callbacks, [])
         self._loggers = building.build_loggers(cfg, self._default_root_dir)
@@ -61,8 +72,11 @@ class Trainer(properties.TrainerProperties):
         self.gradient_clip_algorithm = cfg.gradient_clip_algorithm
 
     def __getstate__(self) -> dict:
-        """Pickled (ddp_spawn sends the trainer to its workers): the last call's session stays behind."""
-        return {**self.__dict__, "_session": None}
+        """A pickle or deep copy holds the flags, the parts and where the loops are, not the last call's
+        session (its loaders, iterators and listeners belong to that call)."""
+        state = dict(self.__dict__)
+        state["_session"] = None
+        return state
 
     # ---------------------------------------------------------------- entry points
     def fit(self, model, train_dataloaders=None, val_dataloaders=None, datamodule=None, ckpt_path=None,

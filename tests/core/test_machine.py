@@ -136,7 +136,7 @@ def test_history_records_every_transition():
         ("teardown", "ended", "finished", 1, 2)]
     times = [h.time for h in trainer.state.history]
     assert times == sorted(times) and times[-1] - times[0] < 60
-    trainer.validate(verbose=False, dataloaders=loader(2, 2))
+    trainer.validate(trainer.lightning_module, verbose=False, dataloaders=loader(2, 2))
     assert [h.dest for h in trainer.state.history[-8:]] == ["connect", "prepare_data", "setup", "eval_start",
                                                            "eval_batch", "eval_end", "teardown", "finished"]
     assert trainer.state.history[-9].dest == "finished"  # the fit's records are still there

@@ -154,28 +154,6 @@ def test_two_optimizers_need_manual_optimization():
         st.Trainer(max_epochs=1, **QUIET).fit(Configured(lambda m: [_sgd(m), _sgd(m)]), loader())
 
 
-def test_configure_optimizers_none_in_automatic_mode():
-    module = Configured(lambda m: None)
-    with pytest.raises(MisconfigurationError, match=r"^configure_optimizers returned None but automatic optimization "
-                                                    r"needs an optimizer; accepted: an Optimizer"):
-        st.Trainer(max_epochs=1, **QUIET).fit(module, loader())
-    assert module.seen == []
-
-
-def test_configure_optimizers_none_in_manual_mode_trains_without_steps():
-    class Manual(Configured):
-        def __init__(self):
-            super().__init__(lambda m: None)
-            self.automatic_optimization = False
-
-        def training_step(self, batch, batch_idx):
-            self.seen.append(batch_idx)
-    trainer = st.Trainer(max_epochs=1, **QUIET)
-    module = Manual()
-    trainer.fit(module, loader())
-    assert module.seen == [0, 1, 2, 3] and trainer.global_step == 0 and trainer.optimizers == []
-
-
 def test_model_without_training_step():
     class NoStep(st.StateModule):
         def __init__(self):

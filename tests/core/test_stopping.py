@@ -100,7 +100,7 @@ def _timer(trainer):
 def test_max_time_flag_forms(value, seconds):
     trainer = st.Trainer(max_time=value, **{"enable_progress_bar": False, "logger": False})
     assert _timer(trainer).time_remaining("train") == pytest.approx(seconds)
-    assert trainer.max_epochs == -1  # max_time alone: no epoch limit
+    assert trainer.max_epochs is None  # settled at fit: max_time alone means no epoch limit (Lightning reads None before)
 
 
 @pytest.mark.parametrize("value", ["1:00", "00:00:00:1x", {"hour": 1}, 5, [1]])
