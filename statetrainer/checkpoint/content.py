@@ -64,7 +64,7 @@ def dump(s, weights_only: bool = False) -> dict[str, Any]:
         if state:
             checkpoint[type(s.datamodule).__qualname__] = state
     groups = ("callbacks", "module", "datamodule") if not weights_only else ("module", "datamodule")
-    s.dispatch.call_groups("on_save_checkpoint", groups, checkpoint)
+    s.dispatch.call("on_save_checkpoint", checkpoint, part=groups)
     return checkpoint
 
 
@@ -111,10 +111,10 @@ def restore_modules_and_callbacks(s, checkpoint: dict[str, Any], source: str = "
     module, datamodule = s.module, s.datamodule
     if datamodule is not None and type(datamodule).__qualname__ in checkpoint:
         datamodule.load_state_dict(checkpoint[type(datamodule).__qualname__])
-    s.dispatch.call_groups("on_load_checkpoint", ("module",), checkpoint)
+    s.dispatch.call("on_load_checkpoint", checkpoint, part=("module",))
     load_weights(module, checkpoint["state_dict"], strict=getattr(module, "strict_loading", None) is not False,
                  source=source)
-    s.dispatch.call_groups("on_load_checkpoint", ("callbacks", "datamodule"), checkpoint)
+    s.dispatch.call("on_load_checkpoint", checkpoint, part=("callbacks", "datamodule"))
     _load_callback_states(s.callbacks, checkpoint.get("callbacks") or {})
 
 

@@ -140,11 +140,13 @@ class Dispatcher:
         return not overridden and not CATALOGUE[hook].receivers
 
     # ------------------------------------------------------------------ calls
-    def call(self, hook: str, *args: Any) -> Any:
-        """Run every listener of `hook`; return the module's return value (e.g. -1 from on_train_batch_start)."""
-        plan = self._plans.get(hook)
+    def call(self, hook: str, *args: Any, part: tuple[str, ...] | None = None) -> Any:
+        """Run every listener of `hook`; return the module's return value (e.g. -1 from on_train_batch_start).
+        `part`: only these listener groups (a checkpoint hook whose module part runs at another moment than
+        its callbacks' part); the signal then goes out with the part that ends the hook's order."""
+        plan = self._plans.get(hook if part is None else (hook, part))
         if plan is None:
-            plan = self.plan(hook)
+            plan = self.plan(hook) if part is None else self._part_plan(hook, part)
         result = None
         if plan:
             state = self._fx_state  # the module's __dict__: nn.Module.__setattr__ is slow on the hot path
@@ -158,37 +160,13 @@ class Dispatcher:
             finally:
                 state["_current_fx_name"] = previous
         signal = CATALOGUE[hook]
-        if signal.receivers:
+        if signal.receivers and (part is None or part[-1] == ORDER.get(hook, _DEFAULT)[-1]):
             self.send(signal, args)
         return result
 
-    def call_groups(self, hook: str, groups: tuple[str, ...], *args: Any) -> None:
-        """Run the listeners of `hook` in `groups` only (a checkpoint hook whose module part runs at
-        another moment than its callbacks' part); the signal goes out with the last part."""
-        key = (hook, groups)
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = self._groups_plan(hook, groups)
-        self._run(hook, plan, args)
-        if groups[-1] == ORDER.get(hook, _DEFAULT)[-1]:
-            signal = CATALOGUE[hook]
-            if signal.receivers:
-                self.send(signal, args)
-
-    def _run(self, hook: str, plan: tuple[Callable, ...], args: tuple) -> Any:
-        result = None
-        if plan:
-            state = self._fx_state
-            previous = state.get("_current_fx_name")
-            state["_current_fx_name"] = hook
-            try:
-                for fn in plan:
-                    out = fn(*args)
-                    if out is not None:
-                        result = out
-            finally:
-                state["_current_fx_name"] = previous
-        return result
+    def _part_plan(self, hook: str, part: tuple[str, ...]) -> tuple[Callable, ...]:
+        plan = self._plans[(hook, part)] = self._groups_plan(hook, part)
+        return plan
 
     def call_module(self, hook: str, *args: Any, **kwargs: Any) -> Any:
         """Call a module method that always runs (steps, backward, optimizer_step, mode switches)."""
