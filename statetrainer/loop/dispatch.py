@@ -164,6 +164,23 @@ class Dispatcher:
             self.send(signal, args)
         return result
 
+    def call_staged(self, hook: str, stage: str) -> None:
+        """setup / teardown: every listener gets `stage=` by keyword, as Lightning passes it."""
+        plan = self._plans.get(hook)
+        if plan is None:
+            plan = self.plan(hook)
+        state = self._fx_state
+        previous = state.get("_current_fx_name")
+        state["_current_fx_name"] = hook
+        try:
+            for fn in plan:
+                fn(stage=stage)
+        finally:
+            state["_current_fx_name"] = previous
+        signal = CATALOGUE[hook]
+        if signal.receivers:
+            self.send(signal, (stage,))
+
     def _part_plan(self, hook: str, part: tuple[str, ...]) -> tuple[Callable, ...]:
         plan = self._plans[(hook, part)] = self._groups_plan(hook, part)
         return plan

@@ -193,6 +193,9 @@ class Feed:
         iterates copies that record each batch's dataset indices (for prediction writers); the user's
         loaders are left as they are and `eval_loaders` shows them."""
         self._eval_source = source
+        if self.config.limits[source] == 0:  # nothing to run: the *_dataloader hook is not called (as Lightning)
+            self.eval_loaders, self.eval_limits, self._recorders = [], [], []
+            return [], []
         self.eval_loaders, self.eval_limits, streams, limits = self._load_eval(source, _LIMIT_FLAG[source],
                                                                              lambda loader: self.prepare(loader, source))
         for loader in self.eval_loaders:

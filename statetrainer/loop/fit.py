@@ -18,10 +18,12 @@ __all__ = ["ACTIONS"]
 
 # ------------------------------------------------------------------------------------ validation
 def _start_eval(s, stage: str, limits_cap: float = math.inf) -> str:
+    # the random state first: loading the validation data may draw from it too (the sanity check leaves
+    # everything as it found it, as Lightning's isolates it)
+    s.position.begin_eval("sanity_check" if stage == "sanity_check" else "validation")
     loaders, limits = s.feed.val()
     limits = [min(limit, limits_cap) for limit in limits]
     cursor = s.feed.begin_eval(loaders, limits, in_fit=True)
-    s.position.begin_eval("sanity_check" if stage == "sanity_check" else "validation")
     s.run.evaluation = EvalRun(s, "validation", stage, cursor, inference=False)
     s.ctx.eval_has_next = cursor.has_next
     s.run.evaluation.start()

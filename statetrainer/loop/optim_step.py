@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 import torch
 
 from statetrainer.errors import MisconfigurationError
+from statetrainer.module.hook_lookup import implementation
 from statetrainer.module.hooks import HookStubs
 from statetrainer.module.optim_config import parse_optimizers
 from statetrainer.module.optimizer import StepOptimizer
@@ -149,7 +150,7 @@ class Optimization:
         watched: the module overrides it, gradient_clip_val is set, or its signal has receivers."""
         if self._clips is None:
             module = self.module
-            overridden = type(module).configure_gradient_clipping is not HookStubs.configure_gradient_clipping
+            overridden = implementation(module, HookStubs, "configure_gradient_clipping") is not None
             watched = bool(CATALOGUE["configure_gradient_clipping"].receivers)
             self._clips = module.automatic_optimization and (overridden or bool(self.clip_val) or watched)
         return self._clips

@@ -38,7 +38,7 @@ def setup(s) -> str:
     optimizers, on_fit_start, loggers, the checkpoint's training state."""
     d, stage = s.dispatch, _STAGE[s.fn]
     s.strategy.barrier("prepare_data")  # every rank arrives here once the data is prepared
-    d.call("setup", stage)
+    d.call_staged("setup", stage)
     d.call_module("configure_model")
     s.run.restore.modules(s)  # weights and callback states (Lightning's order: before the optimizers)
     s.precision.convert_module(s.module)
@@ -52,12 +52,13 @@ def setup(s) -> str:
     lifecycle.start(s.loggers, s.module, s.datamodule)
     if s.fn == "fit":
         s.run.restore.training(s)  # optimizers, schedulers, the position, the feed (after on_fit_start)
+    s.module.zero_grad()  # every stage starts with no gradients (Lightning calls it here too)
     return "configured"
 
 
 def teardown(s) -> str:
     s.strategy.barrier("teardown")  # every rank finished the call's work before any tears down
-    s.dispatch.call("teardown", _STAGE[s.fn])
+    s.dispatch.call_staged("teardown", _STAGE[s.fn])
     if s.fn == "fit" and s.config.sync_batchnorm and s.strategy.world_size > 1:
         from statetrainer.strategies.sync_batchnorm import revert_sync_batchnorm
         revert_sync_batchnorm(s.module)  # as Lightning: the model leaves fit with plain batch norms

@@ -228,9 +228,10 @@ def _on_terminal(trainer, s, trigger: str, exc: BaseException) -> None:
     else:
         trainer.state.stop_reason = f"failed with {type(exc).__name__}: {exc} {where}."
     written = len(s.run.written)
-    for hook, args in (("on_exception", (exc,)), ("teardown", (s.fn,))):
+    for hook, call in (("on_exception", lambda: s.dispatch.call("on_exception", exc)),
+                       ("teardown", lambda: s.dispatch.call_staged("teardown", s.fn))):
         try:
-            s.dispatch.call(hook, *args)
+            call()
         except Exception as err:  # the original exception is the one that matters
             warnings.warn(f"{hook} raised {type(err).__name__}: {err} while handling {type(exc).__name__}")
     s.feed.close()  # after the hooks: a checkpoint written in on_exception still reads the data position
