@@ -23,7 +23,8 @@ from statetrainer.loggers.tensorboard import TensorBoardLogger
 __all__ = ["DEFAULT_NAME", "resolve", "log_dir", "version_label", "start", "finish", "hparams_to_log"]
 
 DEFAULT_NAME = "lightning_logs"
-_ACCEPTED = "True, False, None, a Logger or a list of Loggers"
+_ACCEPTED = ("True, False, None, a Logger (or an object with log_metrics, log_hyperparams, save and finalize) "
+             "or a list of them")
 
 
 def resolve(logger: Any, default_root_dir: str | os.PathLike) -> list[Logger]:
@@ -33,15 +34,21 @@ def resolve(logger: Any, default_root_dir: str | os.PathLike) -> list[Logger]:
         return [TensorBoardLogger(default_root_dir, name=DEFAULT_NAME)]
     if logger is False or logger is None:
         return []
-    if isinstance(logger, Logger):
+    if _logger_like(logger):
         return [logger]
     if isinstance(logger, Iterable) and not isinstance(logger, (str, bytes)):
         loggers = list(logger)
         for item in loggers:
-            if not isinstance(item, Logger):
+            if not _logger_like(item):
                 raise flag_error("logger", item, _ACCEPTED)
         return loggers
     raise flag_error("logger", logger, _ACCEPTED)
+
+
+def _logger_like(obj: Any) -> bool:
+    """A Logger, or an object that answers like one (Lightning accepts any: a mock, a third-party logger)."""
+    return isinstance(obj, Logger) or all(callable(getattr(obj, name, None))
+                                          for name in ("log_metrics", "log_hyperparams", "save", "finalize"))
 
 
 def log_dir(loggers: list[Logger], default_root_dir: str) -> str:

@@ -57,9 +57,17 @@ def test_logger_true_is_tensorboard_under_default_root_dir(tmp_path):
 
 @pytest.mark.parametrize("bad", ["tensorboard", 1, [True]])
 def test_other_logger_values_are_refused(bad, tmp_path):
-    with pytest.raises(MisconfigurationError, match=r"^`logger` got .*; accepted: True, False, None, a Logger or "
-                                                    r"a list of Loggers\.$"):
+    with pytest.raises(MisconfigurationError, match=r"^`logger` got .*; accepted: True, False, None, a Logger \(or "
+                                                    r"an object with log_metrics, log_hyperparams, save and "
+                                                    r"finalize\) or a list of them\.$"):
         lifecycle.resolve(bad, tmp_path)
+
+
+def test_a_logger_like_object_is_accepted(tmp_path):
+    """As Lightning: any object that answers like a logger (a mock, a third-party logger) is used as one."""
+    from unittest import mock
+    stand_in = mock.MagicMock()
+    assert lifecycle.resolve(stand_in, tmp_path) == [stand_in]
 
 
 def test_log_dir_follows_lightning(tmp_path):
