@@ -9,7 +9,6 @@ files. Differences, all documented in docs/checkpoints.md:
 - temporaries left by a killed writer are removed in ``setup``;
 - only global rank 0 touches the file system.
 """
-from __future__ import annotations
 
 import os
 import shutil
