@@ -41,7 +41,7 @@ bench: venv
 
 peer: venv
 	$(PY) -m pip install --quiet $(PEER_DEPS)
-	PEER_PYTHON=$(PY) ../shared/peer/run.sh $(PEER_ARGS)
+	PEER_PYTHON=$(abspath $(PY)) ../shared/peer/run.sh $(PEER_ARGS)
 
 clean:
 	rm -rf build dist .eggs *.egg-info .pytest_cache .hypothesis
