@@ -8,11 +8,13 @@ and of 3N steps; their difference over 2N steps is the count per step, free of e
 once per fit (Trainer construction, setup, the validation pass, a checkpoint). A 'call' event is
 one Python frame (a function, a method, a generator resumed); a 'c_call' event is one call into a
 C function from Python (builtins, torch's C bindings). Only this thread is counted (a logger's
-writer thread is not).
+writer thread is not), with the garbage collector paused during the counted fits (the callbacks
+a collection runs would otherwise make the count vary by a few calls between runs).
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -79,11 +81,14 @@ def counted(run) -> tuple[Counter, int]:
             calls[(filename, code.co_firstlineno, code.co_name)] += 1
         elif event == "c_call":
             c_calls += 1
+    gc.collect()
+    gc.disable()  # a collection's callbacks (weakrefs, __del__) would make the count vary by a few calls
     sys.setprofile(hook)
     try:
         run()
     finally:
         sys.setprofile(None)
+        gc.enable()
     return calls, c_calls
 
 

@@ -1,11 +1,13 @@
 """The Markdown report of a benchmark run, and what it records about the machine (no torch import: run.py stays light)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
 from importlib import metadata
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABELS = {
     "hand": "hand-written loop",
     "ignite": "Ignite, bare `Engine` with a hand-written step",
@@ -30,27 +32,41 @@ def _version(dist: str) -> str:
 
 
 def _git(*args: str) -> str:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 
 
-def source_state() -> tuple[str, bool]:
-    """(short commit, whether statetrainer/ has uncommitted edits): the tree may change during a run."""
-    return _git("rev-parse", "--short", "HEAD"), bool(_git("status", "--porcelain", "--", "statetrainer"))
+def source_fingerprint() -> str:
+    """A hash of every file under statetrainer/: it changes with any edit, committed or not."""
+    h = hashlib.sha256()
+    package = os.path.join(ROOT, "statetrainer")
+    for folder, dirs, files in sorted(os.walk(package)):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(f for f in files if not f.endswith(".pyc")):
+            path = os.path.join(folder, name)
+            h.update(os.path.relpath(path, package).encode() + b"\0")
+            with open(path, "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()[:12]
+
+
+def source_state() -> dict:
+    """The short commit, whether statetrainer/ has uncommitted edits, and its fingerprint (the source may
+    change during a run: the report compares the fingerprints before and after)."""
+    return {"commit": _git("rev-parse", "--short", "HEAD"),
+            "statetrainer_uncommitted": bool(_git("status", "--porcelain", "--", "statetrainer")),
+            "statetrainer_fingerprint": source_fingerprint()}
 
 
 def machine_info() -> dict:
     """The machine, the versions, and which statetrainer source was measured (commit, uncommitted edits)."""
-    commit, dirty = source_state()
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(), "python": platform.python_version(),
             "torch": _version("torch"), "lightning": _version("lightning"), "ignite": _version("pytorch-ignite"),
             "statetrainer": _version("statetrainer"),
-            "commit": commit, "statetrainer_uncommitted": dirty,
-            "loadavg_before": os.getloadavg()}
+            **source_state(), "loadavg_before": os.getloadavg()}
 
 
 DATA_TITLES = {"loader": "data through a torch DataLoader (TensorDataset, shuffled)",
@@ -138,8 +154,7 @@ def _micro_lines(micro: dict | None) -> list[str]:
 
 def _source(machine: dict) -> str:
     text = f"{machine['commit'] or '?'}{' plus uncommitted edits' if machine['statetrainer_uncommitted'] else ''}"
-    after = (machine.get("commit_after"), machine.get("statetrainer_uncommitted_after"))
-    if after != (machine["commit"], machine["statetrainer_uncommitted"]):
+    if machine.get("statetrainer_fingerprint_after") != machine.get("statetrainer_fingerprint"):
         text += " (WARNING: the statetrainer source changed during the run)"
     return text
 

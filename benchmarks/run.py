@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     machine["loadavg_after"] = os.getloadavg()
     machine["foreign_statetrainer"] = foreign_statetrainer(loops)
     imports, micro, hotspots = extras(args)
-    machine["commit_after"], machine["statetrainer_uncommitted_after"] = report.source_state()
+    machine.update({f"{k}_after": v for k, v in report.source_state().items()})
     result = summaries.summarize(loops)
     print(report.render(result, imports, micro, machine, vars(args), (hotspots or {}).get("markdown")))
     if args.out:
