@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -26,6 +25,7 @@ import tempfile
 
 import pycalls
 from hotspots_report import SHARED
+from report import available
 from pycalls import GENERATED, owner, where
 from worker import CONTENDERS, DATA, one_run, preparer, quiet, warm_up
 
@@ -102,7 +102,7 @@ def extra_over_hand(contender: str, hand: dict, steps: int, counts: dict, top: i
 
 def section(steps: int, count_steps: int, top: int) -> dict:
     """Everything the docs section needs, measured on the tiny model with pre-cut batches."""
-    names = [c for c in CONTENDERS if not c.startswith("lightning") or importlib.util.find_spec("lightning")]
+    names = [c for c in CONTENDERS if available(c)]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         counts = pycalls.measure(names, count_steps, "tensors", "tiny")
         hand = profile("hand", steps, "tensors", "tiny")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import platform
 import subprocess
@@ -22,6 +23,12 @@ TARGETS = {"statetrainer": 1.05, "statetrainer-defaults": 1.20}  # CPU time, who
 # the ratios issue 10 measured on a quiet machine before the per-batch rework (reference only)
 ISSUE_RATIOS = {"ignite": 1.11, "statetrainer": 1.28, "ignite-supervised": 1.35, "statetrainer-defaults": 1.78,
                 "lightning": 3.29, "lightning-defaults": 6.30}
+
+
+def available(contender: str) -> bool:
+    """Whether the package a contender needs (lightning, ignite) is installed."""
+    package = contender.split("-")[0]
+    return package not in ("lightning", "ignite") or importlib.util.find_spec(package) is not None
 
 
 def _version(dist: str) -> str:

@@ -18,7 +18,6 @@ benchmarks/results.json (not with --quick).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -30,8 +29,7 @@ import summary as summaries
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-CONTENDERS = ("hand", "ignite", "statetrainer", "ignite-supervised", "statetrainer-defaults",
-              "lightning", "lightning-defaults")
+CONTENDERS = tuple(report.LABELS)  # in the order they run and are reported
 CASES = ("tiny/tensors", "tiny/loader", "medium/tensors", "medium/loader")
 DEFAULT_CASES = CASES[:3]
 FORMAT = 2  # of results.json; 1 (no "format" field) was the harness before the Ignite rows and the split
@@ -59,10 +57,10 @@ def run_json(args: list[str], label: str) -> dict:
 
 def contenders(only: list[str] | None) -> list[str]:
     chosen = [c for c in CONTENDERS if c in (only or CONTENDERS)]
-    for package in ("lightning", "ignite"):
-        if importlib.util.find_spec(package) is None and any(c.startswith(package) for c in chosen):
-            print(f"{package} is not installed: its rows are skipped", file=sys.stderr)
-            chosen = [c for c in chosen if not c.startswith(package)]
+    missing = [c for c in chosen if not report.available(c)]
+    if missing:
+        print(f"skipped, their package is not installed: {' '.join(missing)}", file=sys.stderr)
+    chosen = [c for c in chosen if c not in missing]
     return chosen if "hand" in chosen else ["hand", *chosen]
 
 

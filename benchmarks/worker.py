@@ -26,10 +26,10 @@ import torch
 
 import here  # noqa: F401  (first: statetrainer from this checkout)
 import hand_loop
+from report import LABELS
 from workload import MODELS, SHORT_STEPS, STEPS, VAL_BATCHES, WARMUP_STEPS, digest, loaders, make_net
 
-CONTENDERS = ("hand", "ignite", "statetrainer", "ignite-supervised", "statetrainer-defaults",
-              "lightning", "lightning-defaults")
+CONTENDERS = tuple(LABELS)
 DATA = ("loader", "tensors")
 
 
