@@ -98,36 +98,30 @@ def warm_up(prepare, warmup: int, val_batches: int, root: str, data: str, model:
 
 
 def one_run(prepare, steps: int, val_batches: int, root: str, data: str, model: str,
-            profile_path: str | None = None) -> dict:
-    """One timed fit of `steps` steps in its own root dir: times, the weights' digest, the files written."""
+            profile_path: str | None = None) -> tuple[dict, torch.nn.Module]:
+    """One timed fit of `steps` steps in its own root dir: (times, weights' digest, files written; the net)."""
     run, net = prepare(steps, val_batches, root, data, model)
     wall, cpu = timed(run, profile_path)
-    return {"steps": steps, "wall_s": wall, "cpu_s": cpu, "digest": digest(net), "files_written": written(root),
-            "_net": net}
+    return {"steps": steps, "wall_s": wall, "cpu_s": cpu, "digest": digest(net), "files_written": written(root)}, net
 
 
 def measure(contender: str, steps: int, short_steps: int, val_batches: int, warmup: int, data: str = "loader",
             model: str = "tiny", short_first: bool = False) -> dict:
-    """Warm up, then time the long run and (unless short_steps is 0) the short run, in either order."""
+    """Warm up, then time the long fit and (unless short_steps is 0) the short fit, in either order."""
     torch.set_num_threads(1)
     quiet()
     prepare = preparer(contender)
     order = [("short", short_steps), ("long", steps)] if short_first else [("long", steps), ("short", short_steps)]
-    runs = {}
+    fits, nets = {}, {}
     with tempfile.TemporaryDirectory(prefix="bench-") as root:
         warm_up(prepare, warmup, val_batches, root, data, model)
         for name, n in order:
             if n:
-                runs[name] = one_run(prepare, n, val_batches, os.path.join(root, name), data, model)
-    long = runs.pop("long")
+                fits[name], nets[name] = one_run(prepare, n, val_batches, os.path.join(root, name), data, model)
     _, val = loaders(steps, val_batches, data, model)
-    long["val_loss"] = hand_loop.validate(long.pop("_net"), val)
-    short = runs.get("short")
-    if short:
-        short.pop("_net")
     return {"contender": contender, "data": data, "model": model, "model_desc": MODELS[model].describe(),
-            "val_batches": val_batches, **long,
-            "short": short, "short_first": short_first, "threads": torch.get_num_threads(),
+            "val_batches": val_batches, **fits["long"], "val_loss": hand_loop.validate(nets["long"], val),
+            "short": fits.get("short"), "short_first": short_first, "threads": torch.get_num_threads(),
             "statetrainer_source": here.statetrainer_source()}
 
 
