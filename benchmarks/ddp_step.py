@@ -20,6 +20,7 @@ import time
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+import here  # noqa: F401  (first: statetrainer from this checkout)
 import statetrainer as st
 
 GLOBAL_BATCH, WARMUP, TIMED = 64, 30, 300

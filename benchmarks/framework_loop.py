@@ -23,8 +23,8 @@ DEFAULTS = dict(enable_progress_bar=False)
 COMMON = dict(max_epochs=1, accelerator="cpu", devices=1)
 
 
-def module_class(base: type, log_loss: bool, stamps: list | None = None) -> type:
-    """The benchmark module on `base` (st.StateModule or lightning.LightningModule).
+def module_class(base: type, log_loss: bool, stamps: list | None = None, model: str = "tiny") -> type:
+    """The benchmark module on `base` (st.StateModule or lightning.LightningModule), training `model`.
 
     `stamps`: a list to which on_train_batch_start appends perf_counter() (micro.py's per-batch
     timing); without it the module overrides no hook at all.
@@ -33,7 +33,7 @@ def module_class(base: type, log_loss: bool, stamps: list | None = None) -> type
     class Bench(base):
         def __init__(self):
             super().__init__()
-            self.net = make_net()
+            self.net = make_net(model)
 
         def forward(self, x):
             return self.net(x)

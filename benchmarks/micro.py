@@ -25,6 +25,7 @@ from types import SimpleNamespace
 
 import torch
 
+import here  # noqa: F401  (first: statetrainer from this checkout)
 from statetrainer.callbacks.callback import Callback
 from statetrainer.loop.context import LoopContext
 from statetrainer.loop.position import Position

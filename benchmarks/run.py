@@ -1,20 +1,23 @@
-"""`make bench`: whole-loop overhead of statetrainer vs a hand-written loop (and Lightning), import cost, micro-costs.
+"""`make bench`: what statetrainer costs per step and per fit on top of a hand-written loop, next to
+Ignite and Lightning; import cost; micro-costs; where the remaining per-step cost goes.
 
-    python benchmarks/run.py                 # 5 interleaved rounds of 1000 steps, import time, micro-costs
+    python benchmarks/run.py                 # 5 interleaved rounds, every contender and case, everything
     python benchmarks/run.py --rounds 9      # more rounds on a noisy machine
-    python benchmarks/run.py --quick         # smoke run: 1 round of 50 steps, nothing written
+    python benchmarks/run.py --model tiny --data tensors --only statetrainer   # the target case, hand + statetrainer
+    python benchmarks/run.py --quick         # smoke run: 1 round of 50 (and 10) steps, nothing written
     python benchmarks/run.py --render benchmarks/results.json   # print the report of a saved run again
 
-Every (contender, data mode, round) runs in a fresh subprocess (benchmarks/worker.py), rounds
-interleaved (hand, statetrainer, lightning, ..., hand, statetrainer, ...). Two data modes: a torch
-DataLoader over a TensorDataset, and the same batches cut beforehand (no per-batch data cost), each
-with its own hand loop. Medians over rounds; ratios are to the hand-written loop on the same data
-measured in the same run. Writes benchmarks/results.json.
+Contenders (benchmarks/worker.py): the hand loop, Ignite (a bare Engine, create_supervised_trainer),
+statetrainer and Lightning (all extras off; defaults). Cases: a model size and a data mode
+(`CASES`; by default the tiny model with pre-cut batches and through a DataLoader, the medium
+model with pre-cut batches). Every (contender, case, round) runs in a fresh subprocess that times
+a long and a short fit (their difference splits the per-step from the per-fit cost); rounds are
+interleaved. Ratios are to the hand loop on the same case in the same run. Writes
+benchmarks/results.json (not with --quick).
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -22,9 +25,14 @@ import sys
 import tempfile
 
 import report
+import summary as summaries
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CONTENDERS = ("hand", "statetrainer", "lightning", "statetrainer-defaults", "lightning-defaults")
+ROOT = os.path.dirname(HERE)
+CONTENDERS = tuple(report.LABELS)  # in the order they run and are reported
+CASES = ("tiny/tensors", "tiny/loader", "medium/tensors", "medium/loader")
+DEFAULT_CASES = CASES[:3]
+FORMAT = 2  # of results.json; 1 (no "format" field) was the harness before the Ignite rows and the split
 
 
 def _script(name: str) -> str:
@@ -32,10 +40,14 @@ def _script(name: str) -> str:
 
 
 def run_json(args: list[str], label: str) -> dict:
-    """Run a benchmark script in a fresh interpreter that writes JSON to the path passed as --result."""
+    """Run a benchmark script in a fresh interpreter that writes JSON to the path passed as --result.
+
+    PYTHONPATH puts this checkout first, so the script's statetrainer is this checkout's."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         out = os.path.join(tmp, "result.json")
-        proc = subprocess.run([sys.executable, *args, "--result", out], capture_output=True, text=True, cwd=tmp)
+        proc = subprocess.run([sys.executable, *args, "--result", out], capture_output=True, text=True, cwd=tmp,
+                              env=env)
         if proc.returncode != 0:
             sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
             raise SystemExit(f"{label} failed with exit status {proc.returncode}")
@@ -44,89 +56,128 @@ def run_json(args: list[str], label: str) -> dict:
 
 
 def contenders(only: list[str] | None) -> list[str]:
-    chosen = list(only or CONTENDERS)
-    if importlib.util.find_spec("lightning") is None:
-        print("lightning is not installed: its rows are skipped", file=sys.stderr)
-        chosen = [c for c in chosen if not c.startswith("lightning")]
-    if "hand" not in chosen:
-        chosen.insert(0, "hand")
-    return chosen
+    chosen = [c for c in CONTENDERS if c in (only or CONTENDERS)]
+    missing = [c for c in chosen if not report.available(c)]
+    if missing:
+        print(f"skipped, their package is not installed: {' '.join(missing)}", file=sys.stderr)
+    chosen = [c for c in chosen if c not in missing]
+    return chosen if "hand" in chosen else ["hand", *chosen]
 
 
-def loop_rounds(names: list[str], datas: list[str], rounds: int, steps: int, val_batches: int,
-                warmup: int) -> list[dict]:
-    """Every (data, contender) once per round, rounds interleaved; each run a fresh process."""
+def chosen_cases(args: argparse.Namespace) -> list[str]:
+    """--cases, narrowed by --model and --data."""
+    cases = [c for c in args.cases if args.model in ("all", c.split("/")[0]) and args.data in ("all", c.split("/")[1])]
+    if not cases:
+        raise SystemExit(f"no case left: --cases {' '.join(args.cases)} with --model {args.model} and "
+                         f"--data {args.data}; name the case with --cases, e.g. --cases medium/loader")
+    return cases
+
+
+def one_process(name: str, case: str, r: int, args: argparse.Namespace) -> dict:
+    model, data = case.split("/")
+    cmd = [_script("worker.py"), name, "--steps", str(args.steps), "--short-steps", str(args.short_steps),
+           "--val-batches", str(args.val_batches), "--warmup", str(args.warmup), "--data", data, "--model", model]
+    res = run_json(cmd + (["--short-first"] if r % 2 else []), f"{name} on {case} (round {r + 1})")
+    res["round"], res["case"], res["key"] = r, case, summaries.key(name, case)
+    return res
+
+
+def loop_rounds(names: list[str], cases: list[str], args: argparse.Namespace) -> list[dict]:
+    """Every (case, contender) once per round, rounds interleaved; each in a fresh process."""
     results = []
-    for r in range(rounds):
-        for data in datas:
+    for r in range(args.rounds):
+        for case in cases:
             for name in names:
-                args = [_script("worker.py"), name, "--steps", str(steps), "--val-batches", str(val_batches),
-                        "--warmup", str(warmup), "--data", data]
-                res = run_json(args, f"{name} on {data} (round {r + 1})")
-                res["round"], res["key"] = r, report.key(name, data)
+                res = one_process(name, case, r, args)
                 results.append(res)
-                print(f"  round {r + 1}/{rounds} {res['key']:<30} {res['wall_s']:7.3f} s wall "
-                      f"{res['cpu_s']:7.3f} s cpu", file=sys.stderr, flush=True)
+                short = f", {res['short']['cpu_s']:6.3f} s cpu for {res['short']['steps']}" if res["short"] else ""
+                print(f"  round {r + 1}/{args.rounds} {res['key']:<36} {res['wall_s']:7.3f} s wall "
+                      f"{res['cpu_s']:7.3f} s cpu{short}", file=sys.stderr, flush=True)
     return results
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
-    p.add_argument("--steps", type=int, default=1000, help="timed training steps per run (default 1000)")
-    p.add_argument("--val-batches", type=int, default=100, help="validation batches after the epoch (default 100)")
+    p.add_argument("--steps", type=int, default=1000, help="training steps of the long fit (default 1000)")
+    p.add_argument("--short-steps", type=int, default=100, help="training steps of the short fit (default 100; 0: none)")
+    p.add_argument("--val-batches", type=int, default=100, help="validation batches after each fit (default 100)")
     p.add_argument("--warmup", type=int, default=50, help="untimed warm-up steps per process (default 50)")
     p.add_argument("--only", nargs="+", choices=CONTENDERS, help="run only these contenders (hand is always run)")
-    p.add_argument("--data", choices=("loader", "tensors", "both"), default="both",
-                   help="feed batches through a DataLoader, as pre-cut tensors, or both (default; two tables)")
-    p.add_argument("--quick", action="store_true", help="smoke run: 1 round, 50 steps, 5 val batches, no output file")
+    p.add_argument("--cases", nargs="+", choices=CASES, default=list(DEFAULT_CASES),
+                   help=f"model/data cases (default {' '.join(DEFAULT_CASES)})")
+    p.add_argument("--model", choices=("tiny", "medium", "all"), default="all", help="keep only this model's cases")
+    p.add_argument("--data", choices=("tensors", "loader", "all"), default="all", help="keep only this data mode's cases")
+    p.add_argument("--quick", action="store_true", help="smoke run: 1 round, 50 and 10 steps, 5 val batches, no file")
     p.add_argument("--no-import", action="store_true", help="skip the import-time measurement")
     p.add_argument("--no-micro", action="store_true", help="skip the micro-costs")
+    p.add_argument("--no-profile", action="store_true", help="skip the call counts and the profile (hotspots.py)")
     p.add_argument("--out", default=None, help="results file (default benchmarks/results.json; none with --quick)")
     p.add_argument("--render", metavar="RESULTS_JSON", help="only print the report of a saved results file")
     args = p.parse_args(argv)
     if args.quick:
-        args.rounds, args.steps, args.val_batches, args.warmup = 1, 50, 5, 5
+        args.rounds, args.steps, args.short_steps, args.val_batches, args.warmup = 1, 50, 10, 5, 5
     if args.out is None and not args.quick:
         args.out = os.path.join(HERE, "results.json")
     if args.rounds < 1 or args.steps < 1 or args.val_batches < 1:
         p.error(f"--rounds/--steps/--val-batches got {args.rounds}/{args.steps}/{args.val_batches}; accepted: >= 1")
+    if not 0 <= args.short_steps < args.steps:
+        p.error(f"--short-steps got {args.short_steps}; accepted: 0 (no short fit) up to --steps - 1 ({args.steps - 1})")
     return args
 
 
 def render_saved(path: str) -> int:
     with open(path) as f:
         saved = json.load(f)
-    summary = report.summarize(saved["runs"], saved["settings"]["steps"])
-    print(report.render(summary, saved["import_time"], saved["micro"], saved["machine"], saved["settings"]))
-    return 0 if report.all_agree(summary) else 1
+    if saved.get("format") != FORMAT:
+        raise SystemExit(f"{path} was written by an older harness (format {saved.get('format', 1)}, this one reads "
+                         f"{FORMAT}); run `make bench` again")
+    result = summaries.summarize(saved["runs"])
+    print(report.render(result, saved["import_time"], saved["micro"], saved["machine"], saved["settings"],
+                        (saved.get("hotspots") or {}).get("markdown")))
+    return 0 if summaries.all_agree(result) else 1
+
+
+def foreign_statetrainer(runs: list[dict]) -> str | None:
+    """A statetrainer source some worker imported that is not this checkout's, if any."""
+    mine = os.path.join(ROOT, "statetrainer")
+    seen = {r["statetrainer_source"] for r in runs if r.get("statetrainer_source")}
+    return next((s for s in sorted(seen) if s != mine), None)
+
+
+def extras(args: argparse.Namespace) -> tuple[dict | None, dict | None, dict | None]:
+    """(import cost, micro-costs, hotspots section), each unless switched off."""
+    imports = None if args.no_import else run_json(
+        [_script("import_time.py"), "--rounds", "1" if args.quick else "7"], "import_time.py")
+    micro = None if args.no_micro else run_json(
+        [_script("micro.py")] + (["--quick"] if args.quick else []), "micro.py")
+    hotspots = None if args.no_profile else run_json(
+        [_script("hotspots.py"), "--markdown"] + (["--quick"] if args.quick else []), "hotspots.py")
+    return imports, micro, hotspots
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.render:
         return render_saved(args.render)
-    names = contenders(args.only)
-    datas = ["loader", "tensors"] if args.data == "both" else [args.data]
+    names, cases = contenders(args.only), chosen_cases(args)
     machine = report.machine_info()
-    print(f"# {len(names)} contenders x {len(datas)} data modes x {args.rounds} rounds, {args.steps} steps each ...",
-          file=sys.stderr)
-    loops = loop_rounds(names, datas, args.rounds, args.steps, args.val_batches, args.warmup)
+    print(f"# {len(names)} contenders x {len(cases)} cases x {args.rounds} rounds, {args.steps} and "
+          f"{args.short_steps} steps ...", file=sys.stderr)
+    loops = loop_rounds(names, cases, args)
     machine["loadavg_after"] = os.getloadavg()
-    imports = None if args.no_import else run_json(
-        [_script("import_time.py"), "--rounds", "1" if args.quick else "7"], "import_time.py")
-    micro = None if args.no_micro else run_json(
-        [_script("micro.py")] + (["--quick"] if args.quick else []), "micro.py")
-    machine["commit_after"], machine["statetrainer_uncommitted_after"] = report.source_state()
-    summary = report.summarize(loops, args.steps)
-    print(report.render(summary, imports, micro, machine, vars(args)))
+    machine["foreign_statetrainer"] = foreign_statetrainer(loops)
+    imports, micro, hotspots = extras(args)
+    machine.update({f"{k}_after": v for k, v in report.source_state().items()})
+    result = summaries.summarize(loops)
+    print(report.render(result, imports, micro, machine, vars(args), (hotspots or {}).get("markdown")))
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"settings": vars(args), "machine": machine, "summary": summary, "runs": loops,
-                       "import_time": imports, "micro": micro}, f, indent=1)
+            json.dump({"format": FORMAT, "settings": vars(args), "machine": machine, "summary": result, "runs": loops,
+                       "import_time": imports, "micro": micro, "hotspots": hotspots}, f, indent=1)
             f.write("\n")
         print(f"\nwritten: {os.path.relpath(args.out)}", file=sys.stderr)
-    return 0 if report.all_agree(summary) else 1
+    return 0 if summaries.all_agree(result) else 1
 
 
 if __name__ == "__main__":
