@@ -118,27 +118,28 @@ class _Walk:
     def _min_size(self) -> list:
         return [next(iterator) for iterator in self.iterators]
 
-    def _max_size_cycle(self) -> list:
+    def _next_of_each(self, on_end: Any) -> list:
+        """One batch of every iterable; `on_end(i)` gives the place of one that has just ended."""
         out = []
         for i, iterator in enumerate(self.iterators):
             try:
                 out.append(next(iterator))
             except StopIteration:
                 self.ended[i] = True
-                if all(self.ended):
-                    raise
-                self.iterators[i] = iter(self.iterables[i])   # the shorter iterable starts over
-                out.append(next(self.iterators[i]))
+                out.append(on_end(i))
         return out
 
+    def _restart(self, i: int) -> Any:
+        if all(self.ended):
+            raise StopIteration
+        self.iterators[i] = iter(self.iterables[i])   # the shorter iterable starts over
+        return next(self.iterators[i])
+
+    def _max_size_cycle(self) -> list:
+        return self._next_of_each(self._restart)
+
     def _max_size(self) -> list:
-        out = []
-        for i, iterator in enumerate(self.iterators):
-            try:
-                out.append(next(iterator))
-            except StopIteration:
-                self.ended[i] = True
-                out.append(None)
+        out = self._next_of_each(lambda i: None)
         if all(self.ended):
             raise StopIteration
         return out

@@ -6,6 +6,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import statetrainer as st
 from statetrainer.errors import MisconfigurationError
 from statetrainer.plugins import CheckpointIO, LightningEnvironment, TorchCheckpointIO
+from tests.tiny import Tiny
 
 
 class _Recording(TorchCheckpointIO):
@@ -21,30 +22,18 @@ class _Recording(TorchCheckpointIO):
         return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
 
 
-class _Model(st.StateModule):
-    def __init__(self):
-        super().__init__()
-        self.layer = torch.nn.Linear(2, 1)
-
-    def training_step(self, batch, batch_idx):
-        return self.layer(batch[0]).pow(2).mean()
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.1)
-
-
 def test_checkpoint_io_plugin_writes_and_reads_every_checkpoint(tmp_path):
     plugin = _Recording()
     data = DataLoader(TensorDataset(torch.randn(8, 2)), batch_size=4)
     trainer = st.Trainer(max_epochs=2, logger=False, enable_progress_bar=False, enable_model_summary=False,
                          default_root_dir=tmp_path, plugins=[plugin])
-    trainer.fit(_Model(), data)
+    trainer.fit(Tiny(), data)
     assert [step for _, step in plugin.saved] == [2, 4]  # ModelCheckpoint's end-of-epoch saves
     trainer.save_checkpoint(tmp_path / "manual.ckpt")
     assert plugin.saved[-1] == (str(tmp_path / "manual.ckpt"), 4)
     again = st.Trainer(max_epochs=3, logger=False, enable_progress_bar=False, enable_model_summary=False,
                        enable_checkpointing=False, plugins=plugin)
-    again.fit(_Model(), data, ckpt_path=tmp_path / "manual.ckpt")
+    again.fit(Tiny(), data, ckpt_path=tmp_path / "manual.ckpt")
     assert plugin.loaded == [str(tmp_path / "manual.ckpt")] and again.global_step == 6
 
 

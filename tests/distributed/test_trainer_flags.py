@@ -12,6 +12,7 @@ from statetrainer.errors import MisconfigurationError
 from statetrainer.strategies import DDPStrategy, SingleDeviceStrategy
 from statetrainer.strategies.launchers import MultiProcessingLauncher, SubprocessScriptLauncher
 from statetrainer.trainer.running import _data_split
+from tests.tiny import Tiny
 
 QUIET = dict(logger=False, enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
 _VARIABLES = ("SLURM_", "TORCHELASTIC_", "MASTER_", "WORLD_SIZE", "RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK",
@@ -23,18 +24,6 @@ def clean(monkeypatch):
     for name in list(os.environ):
         if name.startswith(_VARIABLES):
             monkeypatch.delenv(name)
-
-
-class Tiny(st.StateModule):
-    def __init__(self):
-        super().__init__()
-        self.layer = torch.nn.Linear(2, 1)
-
-    def training_step(self, batch, batch_idx):
-        return self.layer(batch[0]).pow(2).mean()
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
 @pytest.mark.parametrize("strategy, launcher", [("ddp", SubprocessScriptLauncher), ("ddp_spawn", MultiProcessingLauncher),

@@ -17,7 +17,7 @@ from typing import Any
 from statetrainer.callbacks.callback import Callback
 from statetrainer.console import CONSOLE
 
-__all__ = ["ProgressBar"]
+__all__ = ["ProgressBar", "RateSwitchedBar"]
 
 
 class ProgressBar(Callback):
@@ -169,3 +169,21 @@ def _plain(value: Any) -> Any:
     if callable(getattr(value, "numel", None)) and value.numel() == 1:
         return value.item()
     return value
+
+
+class RateSwitchedBar(ProgressBar):
+    """A bar that draws while enabled and its ``refresh_rate`` is above 0 (the tqdm and rich bars).
+
+    Subclasses set ``_refresh_rate`` and ``_enabled`` in their ``__init__``."""
+
+    refresh_rate = property(lambda self: self._refresh_rate)
+
+    @property
+    def is_enabled(self) -> bool:
+        return self._enabled and self._refresh_rate > 0
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    def enable(self) -> None:
+        self._enabled = True

@@ -17,7 +17,7 @@ import math
 import time
 from typing import Any
 
-from statetrainer.callbacks.progress.progress_bar import ProgressBar
+from statetrainer.callbacks.progress.progress_bar import RateSwitchedBar
 from statetrainer.callbacks.progress.rich_theme import RichProgressBarTheme
 from statetrainer.errors import flag_error
 
@@ -34,7 +34,7 @@ def _require_rich() -> None:
                                   "with `pip install statetrainer[rich]` (or `pip install rich`).") from err
 
 
-class RichProgressBar(ProgressBar):
+class RichProgressBar(RateSwitchedBar):
     """A progress bar drawn with rich.
 
     Args:
@@ -72,19 +72,7 @@ class RichProgressBar(ProgressBar):
         state.update(_console=None, progress=None, _metrics_column=None, _trainer=None)
         return state
 
-    # ---------------------------------------------------------------- settings
-    refresh_rate = property(lambda self: self._refresh_rate)
-
-    @property
-    def is_enabled(self) -> bool:
-        return self._enabled and self._refresh_rate > 0
-
-    def disable(self) -> None:
-        self._enabled = False
-
-    def enable(self) -> None:
-        self._enabled = True
-
+    # ---------------------------------------------------------------- console
     @property
     def console(self) -> Any:
         """The ``rich.console.Console`` the bar draws on (made on first use)."""

@@ -20,7 +20,7 @@ from typing import Any, Iterator, TextIO
 from tqdm import tqdm
 
 from statetrainer.callbacks.progress.piped import PipedLines
-from statetrainer.callbacks.progress.progress_bar import ProgressBar
+from statetrainer.callbacks.progress.progress_bar import RateSwitchedBar
 from statetrainer.errors import flag_error
 
 __all__ = ["TQDMProgressBar", "Tqdm"]
@@ -45,7 +45,7 @@ class Tqdm(tqdm):
         return text
 
 
-class TQDMProgressBar(ProgressBar):
+class TQDMProgressBar(RateSwitchedBar):
     """Lightning's default progress bar on tqdm.
 
     Args:
@@ -102,18 +102,7 @@ class TQDMProgressBar(ProgressBar):
                                     lambda self, bar: setattr(self, "_predict_progress_bar", bar))
 
     # ---------------------------------------------------------------- settings
-    refresh_rate = property(lambda self: self._refresh_rate)
     process_position = property(lambda self: self._process_position)
-
-    @property
-    def is_enabled(self) -> bool:
-        return self._enabled and self._refresh_rate > 0
-
-    def disable(self) -> None:
-        self._enabled = False
-
-    def enable(self) -> None:
-        self._enabled = True
 
     # ---------------------------------------------------------------- making bars
     def _stream(self) -> Any:

@@ -11,23 +11,12 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, TensorDataset
 
 from common import parse, write
+from user_strategy import RecordingDDP
 from statetrainer.data.distributed import distributed_sampler_for, set_sampler_epoch
-from statetrainer.strategies import DDPStrategy, resolve_strategy
+from statetrainer.strategies import resolve_strategy
 from statetrainer.strategies.collectives import sync
 
 Pair = namedtuple("Pair", "left right")
-
-
-class RecordingDDP(DDPStrategy):
-    """A user's subclass: wraps through DDP with one changed option and counts the calls."""
-
-    def __init__(self):
-        super().__init__(bucket_cap_mb=1)
-        self.configured = 0
-
-    def configure_ddp(self, model):
-        self.configured += 1
-        return super().configure_ddp(model)
 
 
 class Regressor(torch.nn.Module):

@@ -26,10 +26,10 @@ from torch.utils.data import DataLoader, Dataset
 
 import statetrainer as st
 from common import parse, write
+from user_strategy import RecordingDDP
 from statetrainer.callbacks import ModelCheckpoint
 from statetrainer.loggers import CSVLogger
 from statetrainer.plugins import ClusterEnvironment, TorchCheckpointIO
-from statetrainer.strategies import DDPStrategy
 
 SAMPLES, FEATURES = 16, 3
 
@@ -66,18 +66,6 @@ class JobEnvironment(ClusterEnvironment):
 
     def node_rank(self):
         return 0
-
-
-class RecordingDDP(DDPStrategy):
-    """A user's subclass that wraps through its own configure_ddp (and counts the calls)."""
-
-    def __init__(self):
-        super().__init__(bucket_cap_mb=1)
-        self.configured = 0
-
-    def configure_ddp(self, model):
-        self.configured += 1
-        return super().configure_ddp(model)
 
 
 class CountingIO(TorchCheckpointIO):
