@@ -150,3 +150,25 @@ def test_no_profiler_by_default(tmp_path, capsys, caplog):
         trainer = _fit(tmp_path, None)
     assert isinstance(trainer.profiler, PassThroughProfiler)
     assert "Profiler Report" not in capsys.readouterr().out and caplog.records == []
+
+
+class WithSetup(Tiny):
+    def __init__(self):
+        super().__init__()
+        self.stages = []
+
+    def setup(self, stage):
+        self.stages.append(("setup", stage))
+
+    def teardown(self, stage):
+        self.stages.append(("teardown", stage))
+
+
+@pytest.mark.parametrize("profiler", ["simple", "advanced"])
+def test_profiled_setup_and_teardown_receive_the_stage_by_keyword(tmp_path, profiler):
+    model = WithSetup()
+    trainer = _fit(tmp_path, profiler, model=model, max_epochs=1)
+    assert model.stages == [("setup", "fit"), ("teardown", "fit")]
+    calls = _calls(trainer.profiler) if profiler == "simple" else {}
+    if profiler == "simple":
+        assert calls["[StateModule]WithSetup.setup"] == 1 and calls["[StateModule]WithSetup.teardown"] == 1
