@@ -111,3 +111,49 @@ def test_missing_dataloader_idx_with_several_loaders_is_a_runtime_error(tmp_path
         model = _model(lib)
         with pytest.raises(RuntimeError, match="predict_step"):
             _eval_trainer(lib, tmp_path / lib).predict(model, [_loader(), _loader()])
+
+
+def _iter_model(lib):
+    """A module whose steps pull their own batches through `dataloader_iter`; records what each hook saw."""
+    base = _pkg(lib).LightningModule if lib == "pl" else _pkg(lib).StateModule
+
+    class PullsBatches(base):
+        def __init__(self):
+            super().__init__()
+            self.seen: list = []
+
+        def on_validation_batch_start(self, batch, batch_idx, dataloader_idx):
+            self.seen.append(("start", batch, batch_idx, dataloader_idx))
+
+        def validation_step(self, dataloader_iter):
+            self.seen.append(("step", *next(dataloader_iter)))
+
+        def on_validation_batch_end(self, outputs, batch, batch_idx, dataloader_idx):
+            self.seen.append(("end", batch, batch_idx, dataloader_idx))
+
+        def on_predict_batch_start(self, batch, batch_idx, dataloader_idx):
+            self.seen.append(("start", batch, batch_idx, dataloader_idx))
+
+        def predict_step(self, dataloader_iter):
+            first = next(dataloader_iter)
+            self.seen.append(("step", *first))
+            return first[0] * 10
+
+        def on_predict_batch_end(self, outputs, batch, batch_idx, dataloader_idx):
+            self.seen.append(("end", outputs, batch, batch_idx, dataloader_idx))
+
+    return PullsBatches()
+
+
+def test_steps_taking_dataloader_iter_pull_their_batches_like_lightning(tmp_path):
+    got = {}
+    for lib in LIBS:
+        validated = _iter_model(lib)
+        _pkg(lib).Trainer(default_root_dir=tmp_path, limit_val_batches=1, **QUIET).validate(
+            validated, {"a": [0, 1], "b": [2, 3]})
+        predicted = _iter_model(lib)
+        out = _pkg(lib).Trainer(default_root_dir=tmp_path, **QUIET).predict(predicted, [[0, 1, 5], [7]])
+        got[lib] = (validated.seen, predicted.seen, out)
+    assert got["st"] == got["pl"]
+    assert got["st"][0][:3] == [("start", None, 0, 0), ("step", 0, 0, 0), ("end", 0, 0, 0)]
+    assert got["st"][2] == [[0, 10, 50], [70]]
