@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-__all__ = ["MisconfigurationError", "MisconfigurationTypeError", "InvalidTransitionError", "CheckpointError",
-           "flag_error"]
+__all__ = ["MisconfigurationError", "MisconfigurationTypeError", "HookSignatureError", "InvalidTransitionError",
+           "CheckpointError", "flag_error"]
 
 
 class MisconfigurationError(ValueError):
@@ -14,6 +14,11 @@ class MisconfigurationError(ValueError):
 class MisconfigurationTypeError(MisconfigurationError, TypeError):
     """A flag or argument of the wrong type (a TypeError where Lightning raises one, still caught as a
     MisconfigurationError)."""
+
+
+class HookSignatureError(MisconfigurationError, RuntimeError):
+    """A step or batch hook's signature does not fit how the loop will call it (a RuntimeError where
+    Lightning raises one, still caught as a MisconfigurationError)."""
 
 
 class InvalidTransitionError(RuntimeError):

@@ -40,6 +40,7 @@ class TrainingPlan:
         self.plain = False
         self.transfers = True
         self.optimizer: Any = None
+        self.warned_none = False  # a None batch was reported in this fit
 
     def current(self) -> "TrainingPlan":
         """This plan, decided again first if a receiver connected or disconnected, or accumulation changed."""

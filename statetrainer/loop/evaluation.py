@@ -11,6 +11,7 @@ import torch
 
 from statetrainer.module.hook_lookup import accepts, check_dataloader_idx, implementation
 from statetrainer.module.hooks import HookStubs
+from statetrainer.loop.step_iter import StepIterator
 
 
 __all__ = ["EvalRun", "HOOKS"]
@@ -55,6 +56,8 @@ class EvalRun:
         self._autocast = session.precision.mixed_dtype is not None
         step = implementation(session.module, HookStubs, self.hooks["step"])
         self._takes_batch_idx = step is None or accepts(step, "batch_idx", min_args=2)
+        # a step declaring `dataloader_iter` pulls its own batches (Lightning's flavour)
+        self._step_iter = StepIterator(cursor) if step is not None and _names(step, "dataloader_iter") else None
 
     @property
     def limits(self) -> list:
@@ -74,8 +77,8 @@ class EvalRun:
             return
         s = self.s
         hooks = self.hooks
-        check_dataloader_idx(s.module, (hooks["step"], hooks["batch_start"], hooks["batch_end"]),
-                             len(self.cursor.loaders) > 1, _DATA_KIND[self.kind])
+        checked = (hooks["batch_start"], hooks["batch_end"]) + (() if self._step_iter else (hooks["step"],))
+        check_dataloader_idx(s.module, checked, len(self.cursor.loaders) > 1, _DATA_KIND[self.kind])
         self._modes = {m: m.training for m in s.module.modules()}  # put back at the end unless a hook decides
         self._grad_ctx = torch.inference_mode() if self.inference else torch.no_grad()
         self._grad_ctx.__enter__()
@@ -84,6 +87,9 @@ class EvalRun:
         s.dispatch.call(self.hooks["epoch_start"])
 
     def run_batch(self) -> None:
+        if self._step_iter is not None:
+            self._run_iter_step()
+            return
         s, hooks, d = self.s, self.hooks, self.s.dispatch
         batch, batch_idx, dl_idx = self.cursor.fetch()
         if self._transfers:
@@ -99,6 +105,19 @@ class EvalRun:
         if self.keep:
             self.predictions.setdefault(dl_idx, []).append(outputs)
         s.dispatch.call(hooks["batch_end"], outputs, *args)
+
+    def _run_iter_step(self) -> None:
+        """One call of a step that pulls its own batches; the hooks get the last batch pulled (see step_iter)."""
+        hooks, d, it = self.hooks, self.s.dispatch, self._step_iter
+        several = len(self.cursor.loaders) > 1
+        d.call(hooks["batch_start"], *(it.last if several else it.last[:2]))
+        try:
+            outputs = d.call_module(hooks["step"], it)
+        except StopIteration:  # the step ran out of batches: the evaluation ends here (as Lightning)
+            return
+        if self.keep:
+            self.predictions.setdefault(it.last[2], []).append(outputs)
+        d.call(hooks["batch_end"], outputs, *(it.last if several else it.last[:2]))
 
     def end(self) -> None:
         if self.skip:
@@ -133,3 +152,12 @@ class EvalRun:
             return None
         per_loader = [self.predictions.get(index, []) for index in range(len(self.cursor.loaders))]
         return per_loader[0] if len(per_loader) == 1 else per_loader
+
+
+def _names(fn, argument: str) -> bool:
+    """`fn` has a parameter called `argument` (by name: *args does not count)."""
+    import inspect
+    try:
+        return argument in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False

@@ -12,8 +12,12 @@ from statetrainer.loop.batch_plan import TrainingPlan
 from statetrainer.loop.evaluation import EvalRun
 from statetrainer.loop.training import run_training_batch
 from statetrainer.machine.guards import needs_time, validation_epoch
+from statetrainer.utilities.rank_zero import rank_zero_warn
 
 __all__ = ["ACTIONS"]
+
+NONE_BATCH_MESSAGE = ("the train_dataloader yielded None as a batch: on_train_batch_start and training_step are "
+                      "skipped for it and on_train_batch_end gets outputs=None (warned once per fit).")
 
 
 # ------------------------------------------------------------------------------------ validation
@@ -77,8 +81,19 @@ def train_start(s) -> str:
         s.feed.val()  # Lightning loads the validation data before on_train_start when it will validate
     p.train_started = True
     s.run.plan = TrainingPlan(s)
+    _warn_eval_modules(s.module)
     s.dispatch.call("on_train_start")
     return "started"
+
+
+def _warn_eval_modules(module) -> None:
+    """Training keeps each submodule's mode as the user left it (as Lightning): say so when some are in eval."""
+    in_eval = [name or "(the module itself)" for name, sub in module.named_modules() if not sub.training]
+    if in_eval:
+        shown = ", ".join(in_eval[:5]) + (", ..." if len(in_eval) > 5 else "")
+        rank_zero_warn(f"training starts with {len(in_eval)} submodule(s) of {type(module).__name__} in eval mode "
+                       f"({shown}); they stay so (dropout off, batch-norm statistics frozen) unless you call "
+                       "`.train()` on them. Ignore this if it is intended.", category=UserWarning)
 
 
 def epoch_start(s) -> str:
@@ -114,6 +129,8 @@ def train_batch(s) -> str:
     batch_idx = p.begin_batch(feed.fetcher.done)
     if plan.transfers:
         batch = feed.transfer(batch, 0)
+    if batch is None:
+        return _none_batch(s, batch_idx)
     skip = d.call("on_train_batch_start", batch, batch_idx) == -1
     if s.stop.across_ranks and d.user_listens("on_train_batch_start"):
         skip = s.stop.any_rank(skip)  # several processes: a -1 on any rank skips on every rank (before any backward)
@@ -131,6 +148,21 @@ def train_batch(s) -> str:
     p.end_batch(stepped)
     d.call("on_train_batch_end", outputs, batch, batch_idx)
     if p.clock is not None and needs_time(s.ctx):  # a time-based val_check_interval compares times now
+        p.read_clock()
+    return "batch_done"
+
+
+def _none_batch(s, batch_idx: int) -> str:
+    """The loader yielded None: the batch counts but trains nothing and steps no optimizer (as Lightning)."""
+    if not s.run.plan.warned_none:  # once per fit: a loader that skips on purpose is not flooded
+        s.run.plan.warned_none = True
+        rank_zero_warn(NONE_BATCH_MESSAGE, category=UserWarning)
+    p = s.position
+    if s.optim.scheduler_configs:
+        s.optim.after_batch(False, p.epoch_data_ended())
+    p.end_batch(False)
+    s.dispatch.call("on_train_batch_end", None, None, batch_idx)
+    if p.clock is not None and needs_time(s.ctx):
         p.read_clock()
     return "batch_done"
 

@@ -73,8 +73,9 @@ class DataSources:
 def warn_unused_validation(sources: DataSources, module) -> None:
     """fit: one warning when validation data is given without a validation_step, or the reverse (as
     Lightning); validation is skipped in both cases."""
+    from statetrainer.module.hook_lookup import overrides
     from statetrainer.module.hooks import HookStubs
-    has_step = getattr(type(module), "validation_step", None) is not HookStubs.validation_step
+    has_step = overrides(module, HookStubs, "validation_step")  # also `model.validation_step = None`
     has_data = sources.is_defined("val")
     if has_data and not has_step:
         warnings.warn(f"validation data was given but {type(module).__name__} defines no `validation_step`: "

@@ -49,7 +49,7 @@ def accepts(fn: Callable, name: str, min_args: Optional[int] = None) -> bool:
 def check_dataloader_idx(module: Any, hooks: tuple[str, ...], several: bool, kind: str) -> None:
     """A step or batch hook must take `dataloader_idx` exactly when it will be given one (several loaders);
     a clear error before the first batch otherwise (Lightning's rule)."""
-    from statetrainer.errors import MisconfigurationError
+    from statetrainer.errors import HookSignatureError
     from statetrainer.module.hooks import HookStubs
     for hook in hooks:
         fn = implementation(module, HookStubs, hook)
@@ -57,11 +57,11 @@ def check_dataloader_idx(module: Any, hooks: tuple[str, ...], several: bool, kin
             continue
         takes = accepts(fn, "dataloader_idx")
         if several and not takes:
-            raise MisconfigurationError(
+            raise HookSignatureError(
                 f"`{type(module).__name__}.{hook}` has no `dataloader_idx` argument but the {kind} data has several "
                 f"dataloaders; accepted: add `dataloader_idx=0` to its signature.")
         if not several and takes and _required(fn, "dataloader_idx"):
-            raise MisconfigurationError(
+            raise HookSignatureError(
                 f"`{type(module).__name__}.{hook}` requires `dataloader_idx` but the {kind} data is one dataloader, "
                 f"which is called without it; accepted: remove the argument or give it a default "
                 f"(`dataloader_idx=0`).")
