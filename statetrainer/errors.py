@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-__all__ = ["MisconfigurationError", "MisconfigurationTypeError", "InvalidTransitionError", "CheckpointError",
-           "flag_error"]
+__all__ = ["MisconfigurationError", "MisconfigurationTypeError", "MisconfigurationRuntimeError",
+           "InvalidTransitionError", "CheckpointError", "flag_error"]
 
 
 class MisconfigurationError(ValueError):
@@ -13,6 +13,11 @@ class MisconfigurationError(ValueError):
 
 class MisconfigurationTypeError(MisconfigurationError, TypeError):
     """A flag or argument of the wrong type (a TypeError where Lightning raises one, still caught as a
+    MisconfigurationError)."""
+
+
+class MisconfigurationRuntimeError(MisconfigurationError, RuntimeError):
+    """A setup the loop cannot run (a RuntimeError where Lightning raises one, still caught as a
     MisconfigurationError)."""
 
 
