@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-__all__ = ["MisconfigurationError", "MisconfigurationTypeError", "HookSignatureError", "InvalidTransitionError",
-           "CheckpointError", "flag_error"]
+__all__ = ["MisconfigurationError", "MisconfigurationTypeError", "MisconfigurationRuntimeError",
+           "HookSignatureError", "InvalidTransitionError", "CheckpointError", "flag_error"]
 
 
 class MisconfigurationError(ValueError):
@@ -16,9 +16,13 @@ class MisconfigurationTypeError(MisconfigurationError, TypeError):
     MisconfigurationError)."""
 
 
-class HookSignatureError(MisconfigurationError, RuntimeError):
-    """A step or batch hook's signature does not fit how the loop will call it (a RuntimeError where
-    Lightning raises one, still caught as a MisconfigurationError)."""
+class MisconfigurationRuntimeError(MisconfigurationError, RuntimeError):
+    """A setup the loop cannot run (a RuntimeError where Lightning raises one, still caught as a
+    MisconfigurationError)."""
+
+
+class HookSignatureError(MisconfigurationRuntimeError):
+    """A step or batch hook's signature does not fit how the loop will call it."""
 
 
 class InvalidTransitionError(RuntimeError):

@@ -13,10 +13,10 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from statetrainer.errors import MisconfigurationError
+from statetrainer.errors import MisconfigurationError, MisconfigurationRuntimeError
 from statetrainer.module.hook_lookup import implementation
 from statetrainer.module.hooks import HookStubs
-from statetrainer.module.optim_config import parse_optimizers
+from statetrainer.module.optim_config import check_scheduler_api, parse_optimizers
 from statetrainer.module.optimizer import StepOptimizer
 from statetrainer.profilers import actions
 from statetrainer.signals import CATALOGUE
@@ -88,11 +88,9 @@ class Optimization:
         module = self.module
         raw = self.dispatch.call_module("configure_optimizers")
         optimizers, configs = parse_optimizers(raw, module.automatic_optimization)
-        if module.automatic_optimization and len(optimizers) > 1:
-            raise MisconfigurationError(
-                f"configure_optimizers returned {len(optimizers)} optimizers with automatic optimization; "
-                "accepted: one optimizer, or set `self.automatic_optimization = False` and step them in "
-                "training_step.")
+        _check_one_optimizer(module, len(optimizers))
+        custom_step = implementation(module, HookStubs, "lr_scheduler_step") is not None
+        check_scheduler_api(configs, module.automatic_optimization and not custom_step)
         if not module.automatic_optimization and self.clip_val:
             raise MisconfigurationError(
                 f"`gradient_clip_val` got {self.clip_val!r} with manual optimization; accepted: None, and call "
@@ -238,6 +236,26 @@ class Optimization:
                                       f"configure_optimizers returned {len(objects)} {label}(s).")
             for obj, saved in zip(objects, states):
                 obj.load_state_dict(saved)
+
+
+def _check_one_optimizer(module, count: int) -> None:
+    """Several optimizers need manual optimization; a training_step taking `optimizer_idx` (Lightning 1.x's
+    way to alternate them) is refused with the route to take instead."""
+    import inspect
+    try:
+        takes_idx = "optimizer_idx" in inspect.signature(module.training_step).parameters
+    except (TypeError, ValueError, AttributeError):
+        takes_idx = False
+    if takes_idx:
+        raise MisconfigurationRuntimeError(
+            "training_step takes `optimizer_idx`, but training with multiple optimizers is only supported with "
+            "manual optimization. Remove the `optimizer_idx` argument from `training_step`, set "
+            "`self.automatic_optimization = False` and step each of `self.optimizers()` yourself.")
+    if module.automatic_optimization and count > 1:
+        raise MisconfigurationRuntimeError(
+            f"configure_optimizers returned {count} optimizers with automatic optimization; training with "
+            "multiple optimizers is only supported with manual optimization: set "
+            "`self.automatic_optimization = False` and step them in training_step.")
 
 
 def grad_norms(module, norm_type) -> dict:

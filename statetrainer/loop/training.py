@@ -32,7 +32,9 @@ def split_training_output(out: Any, automatic: bool) -> tuple[Any, dict]:
         raise MisconfigurationError(
             f"training_step returned {type(out).__name__}; accepted in automatic optimization: a loss Tensor, "
             "a dict with a 'loss' key, or None.")
-    return None, {}
+    raise MisconfigurationError(
+        f"training_step returned {type(out).__name__}; in manual optimization it must return a Tensor or have no "
+        "return (a dict of outputs is accepted too).")
 
 
 def _training_step(s, plan, batch, batch_idx) -> Any:

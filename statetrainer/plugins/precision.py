@@ -99,9 +99,12 @@ def _with_grad(closure):
 
 def evaluates_closure_once(optimizer) -> bool:
     """torch's own optimizers except LBFGS call the closure exactly once, before the update; others
-    (LBFGS, third-party ones such as SAM) get the closure and decide."""
+    (LBFGS, third-party ones such as SAM) get the closure and decide. So does a torch optimizer whose
+    step was replaced (patched, mocked): the replacement receives the closure, as in Lightning."""
     cls = type(optimizer)
-    return cls.__module__.startswith("torch.optim") and not issubclass(cls, torch.optim.LBFGS)
+    if not cls.__module__.startswith("torch.optim") or issubclass(cls, torch.optim.LBFGS):
+        return False
+    return getattr(optimizer.step, "__module__", "").startswith("torch.optim")
 
 
 def precision_for_device(name: str, device_type: str) -> str:

@@ -150,7 +150,8 @@ def test_bad_scheduler_settings():
 
 def test_two_optimizers_need_manual_optimization():
     with pytest.raises(MisconfigurationError, match="configure_optimizers returned 2 optimizers with automatic "
-                                                    "optimization; accepted: one optimizer"):
+                                                    "optimization; training with multiple optimizers is only "
+                                                    "supported with manual optimization"):
         st.Trainer(max_epochs=1, **QUIET).fit(Configured(lambda m: [_sgd(m), _sgd(m)]), loader())
 
 
