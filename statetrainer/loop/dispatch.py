@@ -95,9 +95,9 @@ class Dispatcher:
             return fn
         profiler = self.profiler
 
-        def timed(*args: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:  # setup/teardown get stage= by keyword
             with profiler.profile(action):
-                return fn(*args)
+                return fn(*args, **kwargs)
         return timed
 
     def plan(self, hook: str) -> tuple[Callable, ...]:

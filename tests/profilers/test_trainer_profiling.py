@@ -150,3 +150,43 @@ def test_no_profiler_by_default(tmp_path, capsys, caplog):
         trainer = _fit(tmp_path, None)
     assert isinstance(trainer.profiler, PassThroughProfiler)
     assert "Profiler Report" not in capsys.readouterr().out and caplog.records == []
+
+
+class WithStagedHooks(Tiny):
+    def __init__(self):
+        super().__init__()
+        self.stages: list[tuple[str, str]] = []
+
+    def setup(self, stage):
+        self.stages.append(("setup", stage))
+
+    def teardown(self, stage):
+        self.stages.append(("teardown", stage))
+
+
+class StagedData(st.DataModule):
+    def prepare_data(self):
+        pass
+
+    def setup(self, stage):
+        pass
+
+    def teardown(self, stage):
+        pass
+
+    def train_dataloader(self):
+        return _loader()
+
+
+@pytest.mark.parametrize("profiler", ["simple", "advanced"])
+def test_setup_and_teardown_are_profiled_with_their_stage_keyword(tmp_path, profiler):
+    """A profiled fit of a module and datamodule that override setup/teardown (called with stage= by keyword)."""
+    model = WithStagedHooks()
+    trainer = st.Trainer(profiler=profiler, default_root_dir=str(tmp_path), logger=False, max_steps=1, **QUIET)
+    trainer.fit(model, datamodule=StagedData())
+    assert model.stages == [("setup", "fit"), ("teardown", "fit")]
+    if profiler == "simple":
+        rows = ["[StateModule]WithStagedHooks.setup", "[StateModule]WithStagedHooks.teardown",
+                "[DataModule]StagedData.prepare_data", "[DataModule]StagedData.setup", "[DataModule]StagedData.teardown"]
+        calls = _calls(trainer.profiler)
+        assert {row: calls.get(row) for row in rows} == dict.fromkeys(rows, 1)
