@@ -178,6 +178,7 @@ class StagedData(st.DataModule):
         return _loader()
 
 
+@pytest.mark.filterwarnings("ignore:WithStagedHooks defines `validation_step`")
 @pytest.mark.parametrize("profiler", ["simple", "advanced"])
 def test_setup_and_teardown_are_profiled_with_their_stage_keyword(tmp_path, profiler):
     """A profiled fit of a module and datamodule that override setup/teardown (called with stage= by keyword)."""
