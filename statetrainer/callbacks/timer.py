@@ -89,11 +89,17 @@ class Timer(Callback):
     def on_train_end(self, trainer, pl_module) -> None:
         self._end("train")
 
+    # "validate" is the last validation run of any kind, the sanity check included (as Lightning's Timer);
+    # "sanity_check" is the sanity check alone
     def on_validation_start(self, trainer, pl_module) -> None:
-        self._begin("sanity_check" if trainer.sanity_checking else "validate")
+        self._begin("validate")
+        if trainer.sanity_checking:
+            self._begin("sanity_check")
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        self._end("sanity_check" if trainer.sanity_checking else "validate")
+        self._end("validate")
+        if trainer.sanity_checking:
+            self._end("sanity_check")
 
     def on_test_start(self, trainer, pl_module) -> None:
         self._begin("test")

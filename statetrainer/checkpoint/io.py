@@ -32,7 +32,8 @@ _TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+" + re.
 _LEGACY_HEADER = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."
 # save_hyperparameters already warned about what these hold; no second warning when a file is written
 _WARNED_AT_CAPTURE = ("checkpoint['hyper_parameters']", "checkpoint['datamodule_hyper_parameters']")
-_LISTED = 5  # places named in the warning before "and N more"
+_LISTED = 5
+_URL_SCHEMES = ("http://", "https://")  # places named in the warning before "and N more"
 
 
 def save(checkpoint: dict[str, Any], path: str | os.PathLike) -> None:
@@ -67,8 +68,13 @@ def _create_temporary(folder: str, name: str) -> tuple[int, str]:
 
 
 def load(path: str | os.PathLike, map_location: Any = None, weights_only: bool = True) -> dict[str, Any]:
-    """Read a checkpoint dict; `weights_only=False` is the explicit opt-in to arbitrary unpickling."""
+    """Read a checkpoint dict; `weights_only=False` is the explicit opt-in to arbitrary unpickling.
+
+    An http(s) URL is downloaded once into torch hub's cache (``$TORCH_HOME/hub/checkpoints``) and read from there.
+    """
     path = os.fspath(path)
+    if path.startswith(_URL_SCHEMES):
+        path = _downloaded(path)
     _check_file(path)
     try:
         loaded = torch.load(path, map_location=map_location or _available_device, weights_only=weights_only)
@@ -117,6 +123,23 @@ def _available_device(storage: Any, location: str) -> Any:
     if location.startswith("mps") and not torch.backends.mps.is_available():
         return storage.cpu()
     return None  # torch's default: the device the tensor was saved from
+
+
+def _downloaded(url: str) -> str:
+    """The cached local copy of the file at `url`, downloaded first when the cache lacks it."""
+    from urllib.parse import urlparse
+    name = os.path.basename(urlparse(url).path)
+    if not name:
+        raise CheckpointError(f"checkpoint URL {url!r} names no file (its path ends with '/').")
+    folder = os.path.join(torch.hub.get_dir(), "checkpoints")
+    os.makedirs(folder, exist_ok=True)
+    target = os.path.join(folder, name)
+    if not os.path.exists(target):
+        try:
+            torch.hub.download_url_to_file(url, target, progress=False)
+        except OSError as error:
+            raise CheckpointError(f"checkpoint URL {url!r} could not be downloaded: {error}") from None
+    return target
 
 
 def _check_file(path: str) -> None:

@@ -36,7 +36,8 @@ class FolderLogger(Logger):
 
     @property
     def root_dir(self) -> str:
-        return os.path.join(self._save_dir, self._name)
+        # through the properties: a subclass that overrides name/save_dir/version moves the folders too
+        return os.path.join(self.save_dir, self.name or "")
 
     @property
     def log_dir(self) -> str:

@@ -95,7 +95,7 @@ class Dispatcher:
             return fn
         profiler = self.profiler
 
-        def timed(*args: Any, **kwargs: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:  # setup/teardown get stage= by keyword
             with profiler.profile(action):
                 return fn(*args, **kwargs)
         return timed

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
+import warnings
 from typing import Any
 
 from torch import nn
@@ -124,6 +126,10 @@ def _read_hparams_file(path: Any) -> dict[str, Any]:
     from statetrainer.loggers.hparams_file import load_yaml
     if not str(path).lower().endswith((".yaml", ".yml")):
         raise flag_error("hparams_file", str(path), "a .yaml or .yml file")
+    if not os.path.isfile(path):  # Lightning goes on without them; say so, since a typo would pass unseen
+        warnings.warn(f"hparams_file {str(path)!r} does not exist; the class is built without the saved "
+                      "hyper-parameters (only the keyword arguments given).", UserWarning, stacklevel=5)
+        return {}
     return dict(load_yaml(str(path)))
 
 

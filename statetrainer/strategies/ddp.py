@@ -220,7 +220,10 @@ class DDPStrategy(Strategy):
 
     def on_exception(self, exception: BaseException) -> None:
         """Leave the process group: ranks waiting on this one in a collective fail at once instead of at the
-        timeout, and this rank's own handlers (on_exception, checkpoints) run without collectives."""
+        timeout, and this rank's own handlers (on_exception, checkpoints) run without collectives. An interrupt
+        (Ctrl-C, SIGTERM) is graceful: the group stays for the next trainer call, as after a finished run."""
+        if isinstance(exception, KeyboardInterrupt):
+            return
         _leave_process_group()
 
     # -------------------------------------------------------------- collectives

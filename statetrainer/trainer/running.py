@@ -228,8 +228,11 @@ def _on_terminal(trainer, s, trigger: str, exc: BaseException) -> None:
     else:
         trainer.state.stop_reason = f"failed with {type(exc).__name__}: {exc} {where}."
     written = len(s.run.written)
-    for hook, call in (("on_exception", lambda: s.dispatch.call("on_exception", exc)),
-                       ("teardown", lambda: s.dispatch.call_staged("teardown", s.fn))):
+    calls = [("on_exception", lambda: s.dispatch.call("on_exception", exc)),
+             ("teardown", lambda: s.dispatch.call_staged("teardown", s.fn))]
+    if trigger == "interrupt":  # the strategy hears of an interrupt too, after the hooks (as in Lightning)
+        calls.insert(1, ("strategy.on_exception", lambda: s.strategy.on_exception(exc)))
+    for hook, call in calls:
         try:
             call()
         except Exception as err:  # the original exception is the one that matters

@@ -57,6 +57,8 @@ class BatchSizeSearch:
             log.info("The batch size %d is greater or equal than the length of your dataset: %d.", size, total)
             return size, False
         target = min(target, self.max_val)
+        if size != target < self.max_val:  # max_val itself is never tried
+            _announce(size, True, target)
         return target, target != size
 
     def _power(self, size: int) -> int:
@@ -74,9 +76,10 @@ class BatchSizeSearch:
                     break
                 any_success = True
             else:
-                size = max(1, size // 2)
+                failed, size = size, max(1, size // 2)
                 if any_success:
                     break
+                _announce(failed, False, size)
         return size
 
     def _binsearch(self, size: int) -> int:
@@ -98,6 +101,13 @@ class BatchSizeSearch:
                 size = (high + low) // 2
                 if high - low <= 1:
                     break
+                _announce(high, False, size)
         else:
             log.info("Reached the maximum batch size limit of %d. Stopping search.", self.max_val)
         return size
+
+
+def _announce(size: int, fitted: bool, following: int) -> None:
+    """One log line per move of the search: how `size` went and the size the next trial uses."""
+    log.info("Batch size %d %s; trying batch size %d next.", size, "fitted" if fitted else "ran out of memory",
+             following)

@@ -97,3 +97,32 @@ def test_resumed_fit_counts_the_time_already_spent(tmp_path, monkeypatch):
     # 6 s spent before the checkpoint, 9 more after it
     assert trainer.global_step == 15 and timer.time_elapsed("train") == 15.0
     assert timer.state_dict()["time_elapsed"]["train"] == 15.0
+
+
+class _ValidationTick(st.Callback):
+    """Every validation batch takes 0.5 s on the fake clock."""
+
+    def __init__(self, clock: _Clock) -> None:
+        self.clock = clock
+
+    def on_validation_batch_start(self, trainer, module, batch, batch_idx, dataloader_idx=0):
+        self.clock.now += 0.5
+
+
+def test_the_sanity_check_counts_as_validation_time(tmp_path, monkeypatch):
+    """Lightning's Timer times every validation run under 'validate', the sanity check too: a fit that stops
+    before its first validation still reports the sanity check's time there."""
+    clock = _Clock(monkeypatch, per_batch=1.0)
+    timer = Timer()
+    fit(tmp_path, callbacks=[clock.callback(), _ValidationTick(clock), timer], max_steps=3,
+        num_sanity_val_steps=2, enable_checkpointing=False)
+    assert timer.time_elapsed("validate") == timer.time_elapsed("sanity_check") == 1.0
+    assert timer.time_elapsed("train") == 3.0
+
+
+def test_validate_is_the_last_validation_run(tmp_path, monkeypatch):
+    clock = _Clock(monkeypatch, per_batch=1.0)
+    timer = Timer()
+    fit(tmp_path, callbacks=[clock.callback(), _ValidationTick(clock), timer], max_epochs=1,
+        num_sanity_val_steps=1, limit_val_batches=2, enable_checkpointing=False)
+    assert timer.time_elapsed("sanity_check") == 0.5 and timer.time_elapsed("validate") == 1.0

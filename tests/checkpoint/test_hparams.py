@@ -309,3 +309,27 @@ def test_strict_in_conflict_with_strict_loading_is_refused(tmp_path, monkeypatch
     with pytest.raises(MisconfigurationError, match=r"^`strict` got True; accepted: None or False, the value of "
                                                     r"Named.strict_loading"):
         Named.load_from_checkpoint(path, strict=True)
+
+
+def test_a_missing_hparams_file_warns_and_builds_from_the_overrides(tmp_path):
+    """Lightning goes on without the file's values; we go on too but say so (a typo would pass unseen)."""
+    path = _save(Named(3, noise=0.2), tmp_path / "h.ckpt")
+    missing = tmp_path / "logs" / "hparams.yaml"
+    with pytest.warns(UserWarning, match=r"hparams_file '.*hparams.yaml' does not exist; the class is built "
+                                         r"without the saved hyper-parameters") as record:
+        loaded = Named.load_from_checkpoint(path, hparams_file=missing, width=3)
+    assert record[0].filename == __file__  # the warning points at the caller's line
+    assert loaded.hparams["noise"] == 0.0  # the checkpoint's 0.2 is not used, as in Lightning
+
+
+def test_strict_false_loads_a_checkpoint_with_an_extra_layer(tmp_path):
+    """A model saved with a layer the class lacks loads with strict=False (the extra weights are reported)."""
+    model = Named(3)
+    model.extra = nn.Linear(2, 2)
+    path = tmp_path / "x.ckpt"
+    io.save({"state_dict": model.state_dict(), "hyper_parameters": {"width": 3}}, path)
+    with pytest.raises(CheckpointError, match=r"unexpected keys \['extra.weight', 'extra.bias'\]"):
+        Named.load_from_checkpoint(path)
+    with pytest.warns(UserWarning, match=r"unexpected keys \['extra.weight', 'extra.bias'\]"):
+        loaded = Named.load_from_checkpoint(path, strict=False)
+    assert torch.equal(loaded.layer.weight, model.layer.weight)

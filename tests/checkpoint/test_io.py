@@ -199,3 +199,32 @@ def test_file_permissions_follow_the_umask_like_a_plain_open(tmp_path):
     with open(tmp_path / "plain", "wb"):
         pass
     assert os.stat(tmp_path / "p.ckpt").st_mode & 0o777 == os.stat(tmp_path / "plain").st_mode & 0o777
+
+
+@pytest.fixture
+def served(tmp_path):
+    """(folder, base URL) of a local HTTP server that serves `folder`."""
+    import functools
+    import http.server
+    import threading
+    folder = tmp_path / "served"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_url_is_downloaded_into_torch_hubs_cache_and_read(served, tmp_path, monkeypatch):
+    folder, base = served
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    io.save(_ckpt(4.0), folder / "remote.ckpt")
+    loaded = io.load(f"{base}/remote.ckpt")
+    assert torch.equal(loaded["state_dict"]["w"], torch.full((3,), 4.0))
+    assert (tmp_path / "home" / "hub" / "checkpoints" / "remote.ckpt").is_file()
+    with pytest.raises(CheckpointError, match=r"checkpoint URL '.*/absent.ckpt' could not be downloaded: "):
+        io.load(f"{base}/absent.ckpt")

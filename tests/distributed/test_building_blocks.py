@@ -92,6 +92,8 @@ def test_a_one_process_ddp_run_sets_up_wraps_reduces_and_tears_down(monkeypatch)
     finally:
         strategy.teardown()
         assert dist.is_initialized() and strategy.model is None  # the group stays for a next trainer call
+        strategy.on_exception(KeyboardInterrupt())  # a graceful interrupt keeps it too
+        assert dist.is_initialized()
         strategy.on_exception(RuntimeError("leaving"))
     assert not dist.is_initialized()
 

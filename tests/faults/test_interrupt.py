@@ -100,3 +100,27 @@ def test_save_last_already_at_this_step_is_not_rewritten(tmp_path):
     _, trainer = fit(tmp_path, callbacks=[Interrupt("on_train_batch_start", 15), saver])
     assert trainer.global_step == 15 and io.load(tmp_path / "ck" / "last.ckpt")["global_step"] == 15
     assert sorted(os.listdir(tmp_path / "ck")) == ["epoch=1-step=15.ckpt", "last.ckpt"]
+
+
+class _Order(st.Callback):
+    def __init__(self, calls: list) -> None:
+        self.calls = calls
+
+    def on_exception(self, trainer, module, exception):
+        self.calls.append(("callback.on_exception", type(exception).__name__))
+
+    def teardown(self, trainer, module, stage):
+        self.calls.append(("callback.teardown", stage))
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_the_strategy_hears_of_an_interrupt_after_the_callbacks(tmp_path, monkeypatch, how):
+    """Lightning calls strategy.on_exception on Ctrl-C too; the fit still ends gracefully (no SystemExit)."""
+    calls = []
+    monkeypatch.setattr(st.strategies.Strategy, "on_exception",
+                        lambda self, exc: calls.append(("strategy.on_exception", type(exc).__name__)))
+    _, trainer = fit(tmp_path, callbacks=[Interrupt("on_train_batch_start", 3, how), _Order(calls)],
+                     enable_checkpointing=False)
+    assert trainer.interrupted
+    name = "KeyboardInterrupt" if how == "ctrl-c" else "SignalInterrupt"
+    assert calls == [("callback.on_exception", name), ("strategy.on_exception", name), ("callback.teardown", "fit")]

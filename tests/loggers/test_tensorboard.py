@@ -190,3 +190,35 @@ def test_tensorboards_own_reader_sees_the_scalars(tmp_path):
     acc.Reload()
     assert [(s.step, s.value) for s in acc.Scalars("loss")] == [(3, 0.5), (5, 0.25)]
     assert len(event_files(logger.log_dir)) == 1
+
+
+def _renamed(base: type) -> type:
+    class Renamed(base):
+        @property
+        def name(self):
+            return "name"
+
+        @property
+        def version(self):
+            return "version"
+    return Renamed
+
+
+@pytest.mark.parametrize("sub_dir", [None, "sub_dir"])
+def test_a_subclass_that_overrides_name_and_version_moves_the_folders_as_in_lightning(tmp_path, sub_dir):
+    pl_loggers = pytest.importorskip("lightning.pytorch.loggers")
+    ours = _renamed(TensorBoardLogger)(tmp_path / "ours", sub_dir=sub_dir)
+    theirs = _renamed(pl_loggers.TensorBoardLogger)(tmp_path / "theirs", sub_dir=sub_dir)
+    assert os.path.relpath(ours.log_dir, tmp_path / "ours") == os.path.relpath(theirs.log_dir, tmp_path / "theirs")
+    assert ours.log_dir == os.path.join(tmp_path, "ours", "name", "version", *([sub_dir] if sub_dir else []))
+    ours.log_metrics({"a": 1.0}, step=0)
+    ours.finalize("success")
+    assert event_files(ours.log_dir)
+
+
+def test_csv_logger_subclass_names_its_folders_too(tmp_path):
+    from statetrainer.loggers import CSVLogger
+    pl_loggers = pytest.importorskip("lightning.pytorch.loggers")
+    ours, theirs = _renamed(CSVLogger)(tmp_path / "ours"), _renamed(pl_loggers.CSVLogger)(tmp_path / "theirs")
+    assert os.path.relpath(ours.log_dir, tmp_path / "ours") == os.path.relpath(theirs.log_dir, tmp_path / "theirs") \
+        == os.path.join("name", "version")

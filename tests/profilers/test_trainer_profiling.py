@@ -152,10 +152,10 @@ def test_no_profiler_by_default(tmp_path, capsys, caplog):
     assert "Profiler Report" not in capsys.readouterr().out and caplog.records == []
 
 
-class WithSetup(Tiny):
+class WithStagedHooks(Tiny):
     def __init__(self):
         super().__init__()
-        self.stages = []
+        self.stages: list[tuple[str, str]] = []
 
     def setup(self, stage):
         self.stages.append(("setup", stage))
@@ -164,11 +164,30 @@ class WithSetup(Tiny):
         self.stages.append(("teardown", stage))
 
 
+class StagedData(st.DataModule):
+    def prepare_data(self):
+        pass
+
+    def setup(self, stage):
+        pass
+
+    def teardown(self, stage):
+        pass
+
+    def train_dataloader(self):
+        return _loader()
+
+
+@pytest.mark.filterwarnings("ignore:WithStagedHooks defines `validation_step`")
 @pytest.mark.parametrize("profiler", ["simple", "advanced"])
-def test_profiled_setup_and_teardown_receive_the_stage_by_keyword(tmp_path, profiler):
-    model = WithSetup()
-    trainer = _fit(tmp_path, profiler, model=model, max_epochs=1)
+def test_setup_and_teardown_are_profiled_with_their_stage_keyword(tmp_path, profiler):
+    """A profiled fit of a module and datamodule that override setup/teardown (called with stage= by keyword)."""
+    model = WithStagedHooks()
+    trainer = st.Trainer(profiler=profiler, default_root_dir=str(tmp_path), logger=False, max_steps=1, **QUIET)
+    trainer.fit(model, datamodule=StagedData())
     assert model.stages == [("setup", "fit"), ("teardown", "fit")]
-    calls = _calls(trainer.profiler) if profiler == "simple" else {}
     if profiler == "simple":
-        assert calls["[StateModule]WithSetup.setup"] == 1 and calls["[StateModule]WithSetup.teardown"] == 1
+        rows = ["[StateModule]WithStagedHooks.setup", "[StateModule]WithStagedHooks.teardown",
+                "[DataModule]StagedData.prepare_data", "[DataModule]StagedData.setup", "[DataModule]StagedData.teardown"]
+        calls = _calls(trainer.profiler)
+        assert {row: calls.get(row) for row in rows} == dict.fromkeys(rows, 1)

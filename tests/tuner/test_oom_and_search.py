@@ -83,3 +83,22 @@ def test_no_growth_once_a_batch_holds_the_whole_dataset():
 def test_even_batch_size_one_failing_is_an_error():
     with pytest.raises(MisconfigurationError, match="even batch size 1 runs out of memory"):
         BatchSizeSearch(limit_of(0), "power").run(2)
+
+
+@pytest.mark.parametrize(("mode", "limit", "start", "kwargs"), [
+    ("power", 16, 2, {}),
+    ("power", 5, 32, {}),
+    ("binsearch", 24, 2, {"margin": 0.0}),
+    ("power", 1000, 2, {"max_val": 48}),
+    ("power", 1000, 2, {"max_trials": 2}),
+    ("binsearch", 1000, 2, {"max_trials": 2}),
+    ("power", 1000, 64, {"dataset_size": lambda: 64}),
+])
+def test_each_size_tried_after_the_first_is_announced_once(caplog, mode, limit, start, kwargs):
+    """Lightning users count the 'trying batch size' lines; each names the next size that really runs."""
+    search = BatchSizeSearch(limit_of(limit), mode, **kwargs)
+    with caplog.at_level("INFO", logger="statetrainer.tuner.batch_search"):
+        search.run(start)
+    announced = [int(record.getMessage().split("trying batch size ")[1].split()[0])
+                 for record in caplog.records if "trying batch size" in record.getMessage()]
+    assert announced == [size for size, _ in search.tried[1:]]
