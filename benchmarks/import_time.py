@@ -21,8 +21,15 @@ import statistics
 import subprocess
 import sys
 
-_TIMED = ("import time; w, c = time.perf_counter, time.process_time; w0, c0 = w(), c(); import torch; "
-          "w1, c1 = w(), c(); import statetrainer; w2, c2 = w(), c(); print(w1 - w0, w2 - w1, c2 - c1)")
+# gc.callbacks time every garbage collection that runs inside `import statetrainer`: after `import torch`
+# the next full (generation 2) collection walks torch's whole object graph (~80 ms here), and it falls
+# on whatever allocates next: the import, or the user's first lines when the import allocates less.
+_TIMED = ("import gc, time; w, c = time.perf_counter, time.process_time; w0, c0 = w(), c(); import torch; "
+          "spent = []; began = []; "
+          "gc.callbacks.append(lambda phase, info: began.append(w()) if phase == 'start' "
+          "else spent.append(w() - began.pop())); "
+          "w1, c1 = w(), c(); import statetrainer; w2, c2 = w(), c(); gc.callbacks.clear(); "
+          "print(w1 - w0, w2 - w1, c2 - c1, sum(spent))")
 
 
 PYCACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", "pycache")
@@ -34,12 +41,12 @@ def cached_env() -> dict:
     return env
 
 
-def one_round(env: dict | None) -> tuple[float, float, float]:
-    """(torch wall ms, statetrainer wall ms, statetrainer CPU ms) from one fresh interpreter."""
+def one_round(env: dict | None) -> tuple[float, float, float, float]:
+    """(torch wall ms, statetrainer wall ms, statetrainer CPU ms, of that wall in garbage collection ms)
+    from one fresh interpreter."""
     out = subprocess.run([sys.executable, "-c", _TIMED], capture_output=True, text=True, check=True,
                          env=env).stdout
-    torch_s, extra_s, extra_cpu_s = map(float, out.split())
-    return torch_s * 1000, extra_s * 1000, extra_cpu_s * 1000
+    return tuple(float(x) * 1000 for x in out.split())
 
 
 def top_imports(n: int = 12) -> list[tuple[str, float]]:
@@ -63,6 +70,8 @@ def measure(rounds: int) -> dict:
     return {"rounds": rounds, "torch_ms": statistics.median(r[0] for r in cached),
             "extra_ms": statistics.median(r[1] for r in cached), "extra_ms_all": [r[1] for r in cached],
             "extra_cpu_ms": statistics.median(r[2] for r in cached), "torch_ms_all": [r[0] for r in cached],
+            "gc_ms": statistics.median(r[3] for r in cached),
+            "own_ms": statistics.median(r[1] - r[3] for r in cached),
             "extra_ms_env": statistics.median(r[1] for r in inherited), "extra_ms_env_all": [r[1] for r in inherited],
             "dont_write_bytecode_env": os.environ.get("PYTHONDONTWRITEBYTECODE", ""), "top": top_imports()}
 
@@ -79,6 +88,7 @@ def main() -> None:
     print(f"import torch: {result['torch_ms']:.0f} ms; import statetrainer on top: {result['extra_ms']:.0f} ms "
           f"wall, {result['extra_cpu_ms']:.0f} ms CPU (bytecode cached; median of {args.rounds}; all wall: "
           f"{', '.join(f'{x:.0f}' for x in result['extra_ms_all'])})")
+    print(f"of which garbage collection: {result['gc_ms']:.0f} ms; without it: {result['own_ms']:.0f} ms")
     print(f"as this environment runs it (PYTHONDONTWRITEBYTECODE={result['dont_write_bytecode_env']!r}): "
           f"{result['extra_ms_env']:.0f} ms")
     for name, ms in result["top"]:

@@ -131,7 +131,11 @@ def _import_lines(imports: dict | None) -> list[str]:
              f"{imports['extra_cpu_ms']:.0f} ms CPU, bytecode cached (median of {imports['rounds']}; "
              f"`import torch` itself {imports['torch_ms']:.0f} ms; target < 150 ms). As this environment runs it "
              f"(PYTHONDONTWRITEBYTECODE={imports['dont_write_bytecode_env']!r}, sources compiled on every import): "
-             f"{imports['extra_ms_env']:.0f} ms.",
+             f"{imports['extra_ms_env']:.0f} ms."
+             + (f" Of the cached wall time, {imports['gc_ms']:.0f} ms is the garbage collector's first full pass "
+                f"over the objects `import torch` made, which falls on whatever allocates next (the import "
+                f"itself when it allocates enough, else the user's first lines); without it: "
+                f"{imports['own_ms']:.0f} ms." if "gc_ms" in imports else ""),
              "", "Largest cumulative imports under statetrainer (`python -X importtime`, one run):", "",
              "| module | cumulative ms |", "|---|---:|"]
     lines += [f"| {m} | {ms:.1f} |" for m, ms in imports["top"]]
