@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from typing import Any, Mapping
 
@@ -13,6 +14,11 @@ from statetrainer.loggers.logger import _DummyExperiment, global_rank, rank_zero
 from statetrainer.loggers.folder import FolderLogger
 
 __all__ = ["TensorBoardLogger"]
+
+# tensorboardX's flush ends in an fsync (about 1.4 ms here); `save()` runs after every metrics write
+# (every `log_every_n_steps`), so the event file is synced at most this often, and always when the
+# run ends (docs/decisions/005-tensorboard-flush-interval.md)
+SAVE_FLUSH_SECONDS = 2.0
 
 
 class TensorBoardLogger(FolderLogger):
@@ -45,6 +51,7 @@ class TensorBoardLogger(FolderLogger):
         self._kwargs = kwargs
         self._experiment = None
         self._writers_opened = 0
+        self._last_flush: float | None = None  # time.monotonic() of save()'s last flush
         self.hparams: dict[str, Any] = {}
 
     @property
@@ -133,11 +140,15 @@ class TensorBoardLogger(FolderLogger):
 
     @rank_zero_only
     def save(self) -> None:
-        """Flush the event file (opening it: a run that logs nothing still gets its folder, event file and
-        hparams.yaml, as with Lightning); write hparams.yaml if no hyperparameters were logged yet."""
+        """Flush the event file, at most every ``SAVE_FLUSH_SECONDS`` (opening it: a run that logs nothing
+        still gets its folder, event file and hparams.yaml, as with Lightning); write hparams.yaml if no
+        hyperparameters were logged yet. Closing the logger at the end of a run always flushes."""
         if global_rank() != 0:
             return
-        self.experiment.flush()
+        experiment, now = self.experiment, time.monotonic()
+        if self._last_flush is None or now - self._last_flush >= SAVE_FLUSH_SECONDS:
+            experiment.flush()
+            self._last_flush = now
         path = os.path.join(self.log_dir, self.NAME_HPARAMS_FILE)
         if os.path.isdir(self.log_dir) and not os.path.isfile(path):
             hparams_file.save_yaml(path, self.hparams)

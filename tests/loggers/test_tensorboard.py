@@ -222,3 +222,24 @@ def test_csv_logger_subclass_names_its_folders_too(tmp_path):
     ours, theirs = _renamed(CSVLogger)(tmp_path / "ours"), _renamed(pl_loggers.CSVLogger)(tmp_path / "theirs")
     assert os.path.relpath(ours.log_dir, tmp_path / "ours") == os.path.relpath(theirs.log_dir, tmp_path / "theirs") \
         == os.path.join("name", "version")
+
+
+def test_save_flushes_the_event_file_at_most_every_flush_interval_and_closing_writes_the_rest(tmp_path, monkeypatch):
+    from statetrainer.loggers import tensorboard as tb_module
+
+    clock = [100.0]
+    monkeypatch.setattr(tb_module.time, "monotonic", lambda: clock[0])
+    logger = TensorBoardLogger(tmp_path)
+    flushes = []
+    real_flush = logger.experiment.flush  # tensorboardX's flush ends in an fsync
+    monkeypatch.setattr(logger.experiment, "flush", lambda: (flushes.append(clock[0]), real_flush()))
+    for step in range(50):  # a save after every write, as the trainer does at each log_every_n_steps
+        logger.log_metrics({"loss": float(step)}, step=step)
+        logger.save()
+    assert flushes == [100.0]  # the first save; the next 49 fall inside the interval
+    clock[0] += tb_module.SAVE_FLUSH_SECONDS
+    logger.save()
+    assert flushes == [100.0, 100.0 + tb_module.SAVE_FLUSH_SECONDS]
+    logger.log_metrics({"loss": 50.0}, step=50)
+    logger.finalize("success")  # closing writes what the interval held back
+    assert [step for step, _ in scalars(logger.log_dir)["loss"]] == list(range(51))
