@@ -178,7 +178,8 @@ def _run_here(trainer, fn: str, model, datamodule, ckpt_path, options: dict):
                                log_dir=trainer.log_dir)
         trainer.profiler.bind(model)
         import torch
-        with torch.autograd.set_detect_anomaly(trainer._config.detect_anomaly):  # restores the previous mode
+        from statetrainer.callbacks.callback import running_module
+        with torch.autograd.set_detect_anomaly(trainer._config.detect_anomaly), running_module(model):
             drive(trainer._machine, ACTIONS, s, fn, functools.partial(_on_terminal, trainer), trainer.profiler)
     finally:
         strategy.teardown()
