@@ -41,6 +41,10 @@ def _resolve_model(trainer, fn: str, model):
     if step and not overrides(model, HookStubs, step):
         raise MisconfigurationError(f"`{fn}` needs `{step}` but {type(model).__name__} does not define it; accepted: "
                                     f"a StateModule that implements {step}(batch, batch_idx).")
+    if fn == "fit" and getattr(model, "configure_optimizers", None) is None:
+        raise MisconfigurationError(f"`fit` needs `configure_optimizers` but {type(model).__name__} sets it to None; "
+                                    "accepted: a configure_optimizers method (one returning None trains without "
+                                    "an optimizer).")
     return model
 
 
