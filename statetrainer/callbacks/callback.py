@@ -1,9 +1,23 @@
 """The Callback base class: one no-op method per callback hook, Lightning's names and arguments."""
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from contextvars import ContextVar
+from typing import Any, Iterator
 
 __all__ = ["Callback"]
+
+_RUNNING_MODULE: ContextVar = ContextVar("statetrainer_running_module", default=None)
+
+
+@contextlib.contextmanager
+def running_module(module) -> Iterator[None]:
+    """While a trainer call runs `module`, a callback's `self.log` records metrics for it."""
+    token = _RUNNING_MODULE.set(module)
+    try:
+        yield
+    finally:
+        _RUNNING_MODULE.reset(token)
 
 
 class Callback:
@@ -22,6 +36,14 @@ class Callback:
 
     def state_dict(self) -> dict[str, Any]:
         return {}
+
+    def log(self, *args: Any, **kwargs: Any) -> None:
+        """`self.log(name, value, ...)` inside a hook: the same as `pl_module.log(...)` for the running module."""
+        _module_for(self, "log").log(*args, **kwargs)
+
+    def log_dict(self, *args: Any, **kwargs: Any) -> None:
+        """`self.log_dict(metrics, ...)` inside a hook: the same as `pl_module.log_dict(...)`."""
+        _module_for(self, "log_dict").log_dict(*args, **kwargs)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         pass
@@ -76,3 +98,12 @@ class Callback:
     def on_after_backward(self, trainer, pl_module) -> None: ...
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None: ...
     def on_before_zero_grad(self, trainer, pl_module, optimizer) -> None: ...
+
+
+def _module_for(callback: Callback, method: str):
+    module = _RUNNING_MODULE.get()
+    if module is None:
+        from statetrainer.errors import MisconfigurationError
+        raise MisconfigurationError(f"{type(callback).__name__}.{method} was called outside a trainer call; a "
+                                    "callback can log only from its hooks while fit/validate/test/predict runs.")
+    return module

@@ -32,6 +32,7 @@ class GradientAccumulationScheduler(Callback):
         self.scheduling = dict(scheduling)
         self.scheduling.setdefault(0, 1)
         self.epochs = sorted(self.scheduling)
+        self._applied: dict[int, int] | None = None   # the schedule this callback last gave a trainer
 
     def going_to_accumulate_grad_batches(self) -> bool:
         return any(factor > 1 for factor in self.scheduling.values())
@@ -49,7 +50,7 @@ class GradientAccumulationScheduler(Callback):
             raise MisconfigurationError(
                 "`GradientAccumulationScheduler` got a module with automatic_optimization=False; accepted: "
                 "automatic optimization only (accumulate by hand in training_step instead).")
-        if _flag_factor(trainer, self.scheduling) != 1:
+        if _flag_factor(trainer, self.scheduling, self._applied) != 1:
             raise MisconfigurationError(
                 f"`accumulate_grad_batches` got {trainer.accumulate_grad_batches} together with a "
                 "GradientAccumulationScheduler; accepted: one of the two, not both.")
@@ -60,16 +61,21 @@ class GradientAccumulationScheduler(Callback):
         # the documented request: the whole schedule, so that an epoch resumed half-way (which runs no
         # on_train_epoch_start) accumulates as the schedule says
         trainer.accumulate_grad_batches = dict(self.scheduling)
+        self._applied = dict(self.scheduling)
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         trainer.accumulate_grad_batches = self.get_accumulate_grad_batches(trainer.current_epoch)
 
 
-def _flag_factor(trainer, scheduling: dict) -> int:
-    """The Trainer's own accumulate_grad_batches (1 when its schedule is this very one or the default)."""
+def _flag_factor(trainer, scheduling: dict, applied: dict | None) -> int:
+    """The Trainer's own accumulate_grad_batches: 1 when its schedule is the default, the one this callback
+    gave it in an earlier call, or a several-epoch flag the trainer built this callback from; an int flag
+    other than 1 always counts (even when it equals the callback's single factor)."""
     schedule = getattr(trainer, "accumulation_schedule", None)
     if isinstance(schedule, dict):
-        return 1 if schedule == scheduling or schedule == {0: 1} else max(schedule.values())
+        if schedule in ({0: 1}, applied) or (len(schedule) > 1 and schedule == scheduling):
+            return 1
+        return max(schedule.values())
     return getattr(trainer, "accumulate_grad_batches", 1)
 
 

@@ -55,7 +55,7 @@ class ModelCheckpoint(Checkpoint):
         self._save_on_train_epoch_end = save_on_train_epoch_end
         self._enable_version_counter = enable_version_counter
         self._dirpath_given = dirpath is not None
-        self.dirpath = os.path.realpath(os.path.expanduser(os.fspath(dirpath))) if dirpath is not None else None
+        self.dirpath = _local_or_url(dirpath)
         self.filename = filename
         self._topk = TopK(mode, save_top_k)
         self.mode = mode
@@ -88,6 +88,10 @@ class ModelCheckpoint(Checkpoint):
     # ---------------------------------------------------------------- hooks
     def setup(self, trainer, pl_module, stage: str) -> None:
         self.dirpath = _broadcast(trainer, self._resolve_dirpath(trainer))
+        if self.save_last == "link" and "://" in self.dirpath:
+            raise MisconfigurationError(f"`ModelCheckpoint(save_last='link')` got dirpath {self.dirpath!r}, which is not "
+                                        "a local folder; accepted: a local dirpath (a link is a local file-system "
+                                        "entry), or save_last=True.")
         if trainer.is_global_zero and stage == "fit":
             remove_stale_temporaries(self.dirpath)
             if self.save_top_k != 0 and os.path.isdir(self.dirpath) and os.listdir(self.dirpath):
@@ -361,6 +365,14 @@ class ModelCheckpoint(Checkpoint):
     def _last_checkpoints(self, trainer) -> set[str]:
         """The ``last*.ckpt`` files in this callback's folder (for ``ckpt_path="last"``)."""
         return last_files(self._resolve_dirpath(trainer), self.CHECKPOINT_NAME_LAST, self.FILE_EXTENSION)
+
+
+def _local_or_url(dirpath) -> str | None:
+    """A local dirpath made absolute (`~` expanded); a URL (`scheme://...`) kept as given."""
+    if dirpath is None:
+        return None
+    path = os.fspath(dirpath)
+    return path if "://" in path else os.path.realpath(os.path.expanduser(path))
 
 
 def _info(trainer, message: str) -> None:

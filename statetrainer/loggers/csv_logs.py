@@ -33,9 +33,11 @@ class _MetricsFile:
             os.remove(self.metrics_file_path)
         os.makedirs(log_dir, exist_ok=True)
 
-    def log_metrics(self, metrics: Mapping[str, Any], step: int) -> None:
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Buffer one row; without `step`, the row's step is the number of rows waiting to be written (as the
+        logger's own default)."""
         row = {key: value.item() if isinstance(value, torch.Tensor) else value for key, value in metrics.items()}
-        row["step"] = step
+        row["step"] = len(self.metrics) if step is None else step
         self.metrics.append(row)
 
     def log_hparams(self, params: Mapping[str, Any]) -> None:

@@ -105,6 +105,9 @@ class _DummyExperiment:
     def __getitem__(self, _: Any) -> "_DummyExperiment":
         return self
 
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """`experiment["key"] = value` (as some loggers' experiments take it) is accepted and forgotten."""
+
 
 class DummyLogger(Logger):
     """A logger that accepts every call and records nothing (used to switch logging off for a while)."""
@@ -124,10 +127,10 @@ class DummyLogger(Logger):
     def version(self) -> str:
         return ""
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def log_metrics(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+    def log_hyperparams(self, *args: Any, **kwargs: Any) -> None:
         pass
 
     def __getitem__(self, _: int) -> "DummyLogger":

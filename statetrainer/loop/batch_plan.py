@@ -91,8 +91,8 @@ class TrainingPlan:
         if loss is not None:
             loss.backward()
         else:
-            from statetrainer.loop.training import NO_LOSS, NO_LOSS_MESSAGE
-            NO_LOSS.warn(NO_LOSS_MESSAGE)
+            from statetrainer.loop.training import no_loss
+            no_loss(s.strategy.world_size)
         optimizer.step()
         s.position.global_step += 1
         if loss is None:

@@ -1,6 +1,8 @@
 """The `connect`, `prepare_data`, `setup` and `teardown` states: configuring a run and releasing it."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from statetrainer.loggers import lifecycle
 from statetrainer.loop.dispatch import is_checkpointing
 
@@ -10,8 +12,11 @@ _STAGE = {"fit": "fit", "validate": "validate", "test": "test", "predict": "pred
 
 
 def attach_model_callbacks(callbacks: list, extra) -> list:
-    """Module callbacks replace trainer callbacks of the same type; checkpoint-type callbacks go last."""
-    extra = list(extra or [])
+    """Module callbacks (a sequence or a single callback) replace trainer callbacks of the same type;
+    checkpoint-type callbacks go last."""
+    if extra is None:
+        extra = []
+    extra = list(extra) if isinstance(extra, Sequence) else [extra]
     if extra:
         types = {type(cb) for cb in extra}
         callbacks = [cb for cb in callbacks if type(cb) not in types] + extra

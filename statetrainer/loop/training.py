@@ -5,10 +5,10 @@ from typing import Any
 
 import torch
 
-from statetrainer.errors import MisconfigurationError
+from statetrainer.errors import MisconfigurationError, MisconfigurationRuntimeError
 from statetrainer.utilities.rank_zero import WarningCache
 
-__all__ = ["run_training_batch", "split_training_output", "manual_backward", "NO_LOSS"]
+__all__ = ["run_training_batch", "split_training_output", "manual_backward", "no_loss", "NO_LOSS"]
 
 NO_LOSS_MESSAGE = ("training_step returned None, so this batch trains nothing (no backward, and the optimizer "
                    "steps on no new gradients); return the loss to train on it.")
@@ -35,6 +35,16 @@ def split_training_output(out: Any, automatic: bool) -> tuple[Any, dict]:
     raise MisconfigurationError(
         f"training_step returned {type(out).__name__}; in manual optimization it must return a Tensor or have no "
         "return (a dict of outputs is accepted too).")
+
+
+def no_loss(world_size: int) -> None:
+    """A training_step that returned None: a warning in one process; refused with several, where the other
+    processes' backward would wait for this one's gradients."""
+    if world_size > 1:
+        raise MisconfigurationRuntimeError(
+            f"training_step returned None with {world_size} processes; accepted in distributed automatic "
+            "optimization: a loss on every process (skipping a step on one process leaves the others waiting).")
+    NO_LOSS.warn(NO_LOSS_MESSAGE)
 
 
 def _training_step(s, plan, batch, batch_idx) -> Any:
@@ -66,7 +76,7 @@ def _automatic(s, plan, batch, batch_idx) -> dict:
     def closure():
         loss, extra = split_training_output(_training_step(s, plan, batch, batch_idx), True)
         if loss is None:
-            NO_LOSS.warn(NO_LOSS_MESSAGE)
+            no_loss(s.strategy.world_size)
         elif k != 1:
             loss = loss / k
         if clear_grads:

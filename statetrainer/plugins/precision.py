@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -45,6 +45,19 @@ class Precision:
         if self.param_dtype is not None and self.param_dtype is not torch.float32:
             return module.to(dtype=self.param_dtype)
         return module
+
+    @contextlib.contextmanager
+    def tensor_init_context(self) -> Iterator[None]:
+        """For a "*-true" precision other than 32, floating tensors created inside get its dtype."""
+        if self.param_dtype is None or self.param_dtype is torch.float32:
+            yield
+            return
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(self.param_dtype)
+        try:
+            yield
+        finally:
+            torch.set_default_dtype(previous)
 
     def convert_input(self, batch: Any) -> Any:
         return _convert_floats(batch, self.param_dtype) if self.converts_input else batch

@@ -42,7 +42,13 @@ def _devices_under_launcher(devices: Any, accelerator: Any, environment: Any, nu
     if accelerator == "auto":
         from statetrainer.accelerators import CUDAAccelerator, MPSAccelerator
         cpu = not (CUDAAccelerator.is_available() or MPSAccelerator.is_available())
-    return max(1, environment.world_size() // num_nodes) if cpu else devices
+    if not cpu:
+        return devices
+    try:
+        world_size = environment.world_size()
+    except (KeyError, ValueError):  # the launcher's variables are missing or partial: nothing to count
+        return devices
+    return max(1, world_size // num_nodes)
 
 
 def _interactive() -> bool:

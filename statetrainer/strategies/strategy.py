@@ -7,7 +7,7 @@ DDPStrategy (ddp.py) answers them for several processes.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, Iterator
 
 import torch
 
@@ -84,6 +84,14 @@ class Strategy:
     def no_sync(self) -> ContextManager:
         """A context in which backward does not synchronise gradients (accumulation batches)."""
         return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def tensor_init_context(self, empty_init: bool | None = None) -> Iterator[None]:
+        """Tensors created inside land on `root_device`; with `empty_init=True` torch.nn.init's initialisers
+        are skipped (the weights are whatever memory held: load a checkpoint over them)."""
+        from statetrainer.strategies.empty_init import SkipInit
+        with SkipInit(enabled=bool(empty_init)), self.root_device:
+            yield
 
     def teardown(self) -> None:
         """Release what setup took."""

@@ -41,6 +41,10 @@ def _resolve_model(trainer, fn: str, model):
     if step and not overrides(model, HookStubs, step):
         raise MisconfigurationError(f"`{fn}` needs `{step}` but {type(model).__name__} does not define it; accepted: "
                                     f"a StateModule that implements {step}(batch, batch_idx).")
+    if fn == "fit" and getattr(model, "configure_optimizers", None) is None:
+        raise MisconfigurationError(f"`fit` needs `configure_optimizers` but {type(model).__name__} sets it to None; "
+                                    "accepted: a configure_optimizers method (one returning None trains without "
+                                    "an optimizer).")
     return model
 
 
@@ -178,7 +182,8 @@ def _run_here(trainer, fn: str, model, datamodule, ckpt_path, options: dict):
                                log_dir=trainer.log_dir)
         trainer.profiler.bind(model)
         import torch
-        with torch.autograd.set_detect_anomaly(trainer._config.detect_anomaly):  # restores the previous mode
+        from statetrainer.callbacks.callback import running_module
+        with torch.autograd.set_detect_anomaly(trainer._config.detect_anomaly), running_module(model):
             drive(trainer._machine, ACTIONS, s, fn, functools.partial(_on_terminal, trainer), trainer.profiler)
     finally:
         strategy.teardown()

@@ -1,9 +1,10 @@
 """Trainer: Lightning's Trainer surface over the loop machine."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from statetrainer.data.datamodule import split_datamodule
 from statetrainer.errors import MisconfigurationError
@@ -15,7 +16,7 @@ from statetrainer.loop.stopping import StopRules
 from statetrainer.machine.guards import GUARDS
 from statetrainer.machine.machine import LoopMachine
 from statetrainer.metrics import MetricBook
-from statetrainer.plugins.precision import precision_for_device
+from statetrainer.plugins.precision import make_precision, precision_for_device
 from statetrainer.signals import HookSignal, by_name
 from statetrainer.trainer import building, properties, running
 from statetrainer.trainer.env_defaults import with_env_defaults
@@ -133,6 +134,14 @@ class Trainer(properties.TrainerProperties):
         step); options as SignalTracer's. `with trainer.trace() as tracer: trainer.fit(...)`."""
         from statetrainer.callbacks.tracer import SignalTracer
         return SignalTracer(**options).watching(self)
+
+    @contextlib.contextmanager
+    def init_module(self, empty_init: Optional[bool] = None) -> Iterator[None]:
+        """Modules built inside are created on the strategy's device and, for a "*-true" precision, in its
+        dtype; `empty_init=True` also skips their weight initialisation (for weights a checkpoint replaces)."""
+        precision = make_precision(self._config.precision, self.strategy.root_device.type)
+        with self.strategy.tensor_init_context(empty_init=empty_init), precision.tensor_init_context():
+            yield
 
     def print(self, *args: Any, **kwargs: Any) -> None:
         """print() on global rank 0 only, above the progress bar while one is on screen."""

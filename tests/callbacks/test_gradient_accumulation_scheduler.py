@@ -7,7 +7,8 @@ import pytest
 
 from statetrainer.callbacks.gradient_accumulation_scheduler import GradientAccumulationScheduler
 from statetrainer.errors import MisconfigurationError
-from tests.checkpoint.helpers import Net, fit
+import statetrainer as st
+from tests.checkpoint.helpers import QUIET, Net, fit, loaders
 
 
 def test_lookup_fills_epoch_zero():
@@ -53,3 +54,29 @@ def test_refused_with_an_integer_flag_or_manual_optimization(tmp_path):
 
     with pytest.raises(MisconfigurationError, match=r"automatic_optimization=False"):
         fit(tmp_path, model=Manual(), max_epochs=1, callbacks=[GradientAccumulationScheduler({1: 2})])
+
+
+def test_refused_when_the_integer_flag_equals_the_schedules_factor(tmp_path):
+    # Lightning refuses any int flag other than 1 next to a scheduler, even one asking for the same factor
+    with pytest.raises(MisconfigurationError, match=r"`accumulate_grad_batches` got 2 together with a "):
+        fit(tmp_path, max_epochs=1, accumulate_grad_batches=2, callbacks=[GradientAccumulationScheduler({0: 2})])
+
+
+def test_fitting_again_after_an_interrupt_is_not_refused(tmp_path):
+    # the schedule the callback set in the interrupted fit is not taken for a conflicting flag
+    class InterruptOnce(st.Callback):
+        def __init__(self):
+            self.armed = True
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if self.armed:
+                self.armed = False
+                raise KeyboardInterrupt
+
+    trainer = st.Trainer(default_root_dir=str(tmp_path), max_epochs=1, enable_checkpointing=False,
+                         callbacks=[GradientAccumulationScheduler({0: 2}), InterruptOnce()], **QUIET)
+    model = Net()
+    trainer.fit(model, *loaders())
+    assert trainer.interrupted
+    trainer.fit(model, *loaders())
+    assert not trainer.interrupted and trainer.accumulation_schedule == {0: 2}

@@ -225,3 +225,14 @@ def test_same_files_and_book_as_lightning(tmp_path, case):
     run_lightning(tmp_path / "l", values, [theirs], **flags)
     assert files(tmp_path / "ours") == files(tmp_path / "theirs")
     assert view(ours) == view(theirs)
+
+
+def test_save_last_link_is_refused_for_a_remote_dirpath(tmp_path):
+    callback = ModelCheckpoint(dirpath="memory://checkpoints", save_last="link")
+    trainer = st.Trainer(default_root_dir=str(tmp_path), logger=False)
+    with pytest.raises(MisconfigurationError, match=r"`ModelCheckpoint\(save_last='link'\)` got dirpath "
+                                                    r"'memory://checkpoints', which is not a local folder"):
+        callback.setup(trainer, Net(), "fit")
+    assert isinstance(MisconfigurationError("x"), ValueError)  # what Lightning users catch
+    local = ModelCheckpoint(dirpath=str(tmp_path / "ckpt"), save_last="link")
+    local.setup(trainer, Net(), "fit")

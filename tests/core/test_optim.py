@@ -443,3 +443,15 @@ def test_accumulate_grad_batches_dict_matches_lightning_scheduler():
     module = tiny_class(pl.LightningModule)()
     theirs.fit(module, loader(10, 2))
     assert ours.global_step == theirs.global_step
+
+
+def test_configure_optimizers_set_to_none_is_refused_before_training():
+    class Disabled(Configured):
+        pass
+    model = Disabled(_sgd)
+    model.configure_optimizers = None
+    with pytest.raises(MisconfigurationError, match=r"^`fit` needs `configure_optimizers` but Disabled sets it to "
+                                                    r"None; accepted: a configure_optimizers method"):
+        st.Trainer(max_epochs=1, **QUIET).fit(model, loader())
+    # evaluation does not need it
+    st.Trainer(**QUIET).validate(model, loader())

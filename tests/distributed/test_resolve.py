@@ -142,3 +142,18 @@ def test_the_single_device_strategy_answers_as_one_process():
     assert strategy.broadcast({"a": 1}) == {"a": 1} and strategy.reduce_boolean_decision(False) is False
     with strategy.no_sync():
         strategy.barrier("nothing to wait for")
+
+
+def test_a_detected_environment_without_its_process_count_trains_on_one_device(monkeypatch, tmp_path):
+    # a SLURM allocation seen without SLURM_NTASKS (partial variables, or a patched detect as in
+    # Lightning's own tests): auto devices on the CPU stay one, as in Lightning, instead of a KeyError
+    from unittest import mock
+
+    import statetrainer as st
+    from statetrainer.plugins.environments.slurm import SLURMEnvironment
+    from tests.checkpoint.helpers import QUIET, Net, loaders
+    with mock.patch.object(SLURMEnvironment, "detect", return_value=True):
+        trainer = st.Trainer(default_root_dir=str(tmp_path), max_epochs=1, **QUIET)
+        assert isinstance(trainer.strategy, SingleDeviceStrategy) and trainer.num_devices == 1
+        trainer.fit(Net(), *loaders())
+    assert trainer.state.status == "finished" and trainer.global_step == 10

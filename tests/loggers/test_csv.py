@@ -109,3 +109,11 @@ def test_bad_arguments_are_refused():
         CSVLogger("x", flush_logs_every_n_steps=0)
     with pytest.raises(ValueError, match=r"`version` got \[1\]; accepted: None, an int or a str\."):
         CSVLogger("x", version=[1])
+
+
+def test_experiment_rows_take_an_optional_step(tmp_path):
+    logger = CSVLogger(tmp_path)
+    logger.experiment.log_metrics({"a": 1.0})
+    logger.experiment.log_metrics({"a": 2.0}, step=7)
+    logger.experiment.save()
+    assert _rows(logger) == [{"a": "1.0", "step": "0"}, {"a": "2.0", "step": "7"}]
