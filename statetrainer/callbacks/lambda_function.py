@@ -12,7 +12,7 @@ from statetrainer.callbacks.callback import Callback
 
 __all__ = ["LambdaCallback"]
 
-_NOT_HOOKS = {"state_dict", "load_state_dict", "state_key", "log", "log_dict"}
+_NOT_HOOKS = {"state_dict", "load_state_dict", "state_key"}
 HOOK_NAMES = tuple(sorted(name for name in vars(Callback)
                           if not name.startswith("_") and name not in _NOT_HOOKS and callable(vars(Callback)[name])))
 

@@ -17,7 +17,7 @@ from statetrainer.signals import CATALOGUE, signal_names
 from tests.core.helpers import QUIET, Tiny, loader
 
 NOT_HOOKS = {
-    "cb": {"state_dict", "load_state_dict", "state_key", "log", "log_dict"},
+    "cb": {"state_dict", "load_state_dict", "state_key"},
     "mod": {"train_dataloader", "val_dataloader", "test_dataloader", "predict_dataloader", "configure_sharded_model"},
 }
 # Lightning's documented parameters of the step methods (the stubs take *args)
