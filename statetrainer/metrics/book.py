@@ -24,6 +24,7 @@ __all__ = ["MetricBook"]
 
 STAGES = ("train", "validate", "sanity_check", "test", "predict")
 _EVAL = ("validate", "sanity_check", "test")
+_KEPT_AS_IS = frozenset({torch.float32, torch.float64})  # dtypes a slot stores without conversion
 
 
 def _never() -> bool:
@@ -166,16 +167,25 @@ class MetricBook:
             self._slots_seen[key] = (collection, slot, collection.dataloader_idx)
 
     def _fast_log(self, key: tuple, value: Any, batch_size: int | None) -> bool:
-        """The same call as one already made in this loop: add a single-element float tensor to its slot."""
+        """The same call as one already made in this loop: the value goes straight to its slot.
+
+        A step-only slot (no epoch aggregate, no sync) keeps the 0-d float tensor as it is; it is detached
+        where something reads it (`MetricSlot.value`). Other single-element float tensors are detached and
+        added to the running aggregate."""
         seen = self._slots_seen.get(key)
-        if seen is None or type(value) is not torch.Tensor or value.numel() != 1 or not value.is_floating_point():
+        if seen is None or type(value) is not torch.Tensor:
             return False
         collection, slot, dataloader_idx = seen
-        run = self._runs[-1] if self._runs else None
-        if run is None or run.collection is not collection or collection.dataloader_idx != dataloader_idx:
+        runs = self._runs
+        if not runs or runs[-1].collection is not collection or collection.dataloader_idx != dataloader_idx:
             return False
         if self._current_fx != key[0] and self._first_iter is not False:
             return False  # the first call of this hook in a new loop or epoch resets its values: the full path
+        if slot.step_only and value.ndim == 0 and value.dtype in _KEPT_AS_IS:
+            slot.take_step(value)
+            return True
+        if value.numel() != 1 or not value.is_floating_point():
+            return False
         value = value.detach()
         slot.update(value if value.dim() == 0 else value.squeeze(), collection._batch_size(slot, batch_size))
         return True

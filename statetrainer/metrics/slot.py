@@ -31,6 +31,8 @@ class MetricSlot:
         self.is_tensor = is_tensor
         self.has_reset = False
         self._sync = sync if options.sync_dist and not options.rank_zero_only else None
+        # a tensor logged for the step only, unsynced: `take_step` may keep the value as logged
+        self.step_only = is_tensor and options.on_step and not options.on_epoch and self._sync is None
         self.metric: Any = None
         self.step_value: torch.Tensor | None = None
         self._computed: torch.Tensor | None = None
@@ -73,6 +75,12 @@ class MetricSlot:
             self.total = self.total + value
         else:
             self.total = (torch.maximum if reduce == "max" else torch.minimum)(self.total, value)
+
+    def take_step(self, value: torch.Tensor) -> None:
+        """A step-only slot's new value, a 0-d float32/float64 tensor: kept as logged (graph and all) until
+        read, when `value()` detaches it, so logging costs no tensor operation."""
+        self.has_reset = False
+        self.step_value = value
 
     def _as_float(self, value: torch.Tensor) -> torch.Tensor:
         if not torch.is_floating_point(value):

@@ -430,3 +430,33 @@ def test_abort_closes_open_runs_and_keeps_the_dictionaries(logger):
     with pytest.raises(MisconfigurationError, match="while no training"):
         book.log("validation_step", "v", 1.0)
     assert val_run(book, [(1, 5.0)]) == [{"v_epoch": 5.0}]
+
+
+def test_a_repeated_step_value_is_kept_as_logged_and_read_detached(logger):
+    """The quick path (decision 007): a step-only slot keeps the logged tensor itself; whatever reads it gets it
+    detached, and the value shown is the last one logged."""
+    book = MetricBook(log_every_n_steps=2, loggers=lambda: [logger])
+    book.begin_run("train")
+    weight = torch.tensor(2.0, requires_grad=True)
+    losses = [weight * k for k in (1.0, 3.0, 5.0)]
+    for idx, loss in enumerate(losses):
+        train_batch(book, idx, 4, [("training_step", "loss", loss, {"prog_bar": True})], global_step=idx + 1)
+    shown = book.callback_metrics["loss"]
+    assert shown.item() == 10.0 and shown.grad_fn is None and not shown.requires_grad
+    assert book.progress_bar_metrics["loss"] == 10.0
+    assert logged_calls(logger) == [(1, {"loss": 6.0, "epoch": 0})]  # logged at the second step (index 1)
+    assert all(v.grad_fn is None for v in book.logged_metrics.values())
+
+
+def test_an_aggregated_value_is_detached_when_logged(logger):
+    """A slot with an epoch aggregate adds each value without its graph (nothing builds up across steps)."""
+    book = MetricBook(log_every_n_steps=0, loggers=lambda: [logger])
+    book.begin_run("train")
+    weight = torch.tensor(1.0, requires_grad=True)
+    for idx in range(3):
+        train_batch(book, idx, 2, [("training_step", "acc", weight * (idx + 1), {"on_epoch": True})],
+                    global_step=idx + 1)
+    book.epoch_end_reached("train")
+    book.end_epoch("train", 3, 0)
+    epoch_value = book.callback_metrics["acc_epoch"]
+    assert epoch_value.item() == 2.0 and epoch_value.grad_fn is None
