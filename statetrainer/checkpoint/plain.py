@@ -21,6 +21,7 @@ __all__ = ["check_plain", "is_plain", "PLAIN_LEAVES", "PLAIN_CONTAINERS"]
 PLAIN_LEAVES = (type(None), bool, int, float, complex, str, bytes, bytearray,
                 torch.dtype, torch.device, torch.Size, torch.Tensor, torch.nn.Parameter)
 PLAIN_CONTAINERS = (dict, OrderedDict, Counter, list, tuple, set)  # torch's weights-only reader rebuilds these
+_SCALARS = frozenset({type(None), bool, int, float, str})
 _ACCEPTED = ("tensors, numbers, strings, bytes, None, torch dtypes/devices, and dict/list/tuple/set/Counter of these")
 
 
@@ -63,6 +64,8 @@ def _find_in(container: Any, where: str, active: set[int]) -> tuple[str, Any] | 
             if found:
                 return found
         return None
+    if all(type(item) in _SCALARS for item in container):
+        return None  # numbers and strings only (an RNG state)
     for index, item in enumerate(container):
         label = f"{where} item {item!r}" if isinstance(container, set) else f"{where}[{index}]"
         found = _find(item, label, active)

@@ -14,7 +14,8 @@ def capture() -> dict:
     py_version, py_state, py_gauss = random.getstate()
     np_state = np.random.get_state()
     state = {
-        "python": [py_version, list(py_state), py_gauss],
+        # the 625 words as one tensor, not a list: a checkpoint pickles one object instead of 625
+        "python": [py_version, torch.tensor(py_state, dtype=torch.int64), py_gauss],
         # int64, not numpy's uint32: torch cannot unpickle a uint32 tensor that plain pickle wrote (this
         # state travels by pickle when ddp_spawn sends the trainer to its workers)
         "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]),
@@ -28,7 +29,8 @@ def capture() -> dict:
 
 def restore(state: dict) -> None:
     version, values, gauss = state["python"]
-    random.setstate((version, tuple(values), gauss))
+    words = values.tolist() if isinstance(values, torch.Tensor) else values  # a list in files written before this change
+    random.setstate((version, tuple(words), gauss))
     name, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
