@@ -12,7 +12,6 @@ import os
 from argparse import Namespace
 from typing import Any, Mapping
 
-import yaml
 
 from statetrainer.errors import flag_error
 
@@ -80,11 +79,15 @@ def for_tensorboard(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def save_yaml(path: str, params: Mapping[str, Any]) -> None:
     """Write `params` to `path` as plain YAML (keys in the order given)."""
+    import yaml  # here, not at import: PyYAML's import costs more than the rest of statetrainer's loggers
+
     with open(path, "w", encoding="utf-8") as handle:
         yaml.safe_dump(to_plain(dict(params)), handle, sort_keys=False, default_flow_style=False)
 
 
 def load_yaml(path: str) -> dict[str, Any]:
     """Read an hparams.yaml back ({} for an empty file)."""
+    import yaml
+
     with open(path, encoding="utf-8") as handle:
         return yaml.safe_load(handle) or {}

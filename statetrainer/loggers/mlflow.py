@@ -22,7 +22,6 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-import yaml
 
 from statetrainer.errors import flag_error
 from statetrainer.loggers import hparams_file
@@ -207,6 +206,8 @@ class MLFlowLogger(Logger):
     def _log_checkpoints(self, callback: Any) -> None:
         """Upload each of the callback's files not yet uploaded in its current version, into a folder
         named after the file, with a ``metadata.yaml`` (score, aliases, the callback's settings)."""
+        import yaml  # here, not at import: statetrainer's import stays light
+
         for path, score in _checkpoint_files(callback).items():
             stamp = os.path.getmtime(path)
             if self._logged_files.get(path) == stamp:

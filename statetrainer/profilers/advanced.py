@@ -1,10 +1,8 @@
 """AdvancedProfiler: one cProfile per action; the report shows each action's top functions."""
 from __future__ import annotations
 
-import cProfile
 import io
 import os
-import pstats
 
 from statetrainer.profilers.profiler import Profiler
 
@@ -30,7 +28,7 @@ class AdvancedProfiler(Profiler):
     def __init__(self, dirpath: str | os.PathLike | None = None, filename: str | None = None,
                  line_count_restriction: float = 20, dump_stats: bool = False, sort_by: str = "cumulative") -> None:
         super().__init__(dirpath=dirpath, filename=filename)
-        self.profiled_actions: dict[str, cProfile.Profile] = {}
+        self.profiled_actions: dict[str, "cProfile.Profile"] = {}
         self.line_count_restriction = line_count_restriction
         self.dump_stats = dump_stats
         self.sort_by = sort_by
@@ -40,6 +38,7 @@ class AdvancedProfiler(Profiler):
         if self._active:
             self.profiled_actions[self._active[-1]].disable()
         self._active.append(action_name)
+        import cProfile  # here, not at import: most runs never profile
         self.profiled_actions.setdefault(action_name, cProfile.Profile()).enable()
 
     def stop(self, action_name: str) -> None:
@@ -54,6 +53,7 @@ class AdvancedProfiler(Profiler):
     def action_report(self, action_name: str) -> str:
         """The pstats listing of one action's top functions."""
         stream = io.StringIO()
+        import pstats
         stats = pstats.Stats(self.profiled_actions[action_name], stream=stream)
         stats.strip_dirs().sort_stats(self.sort_by).print_stats(self.line_count_restriction)
         return stream.getvalue()
