@@ -11,6 +11,7 @@ from importlib import metadata
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABELS = {
     "hand": "hand-written loop",
+    "hand-clear": "hand-written loop, gradients cleared with `p.grad = None` (reference)",
     "ignite": "Ignite, bare `Engine` with a hand-written step",
     "statetrainer": "statetrainer, all extras off",
     "ignite-supervised": "Ignite, `create_supervised_trainer`",

@@ -65,6 +65,8 @@ def preparer(contender: str):
     """prepare(steps, val_batches, root, data, model) -> (run, net): `run()` is what gets timed."""
     if contender == "hand":
         return _plain(hand_loop.train)
+    if contender == "hand-clear":
+        return _plain(hand_loop.train_clearing)
     if contender.startswith("ignite"):
         import ignite_loop
         return _plain(ignite_loop.train_supervised if contender == "ignite-supervised" else ignite_loop.train_engine)

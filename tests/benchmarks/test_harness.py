@@ -71,12 +71,15 @@ def test_summary_ratios_targets_and_weights(bench):
 @pytest.mark.slow
 def test_python_calls_per_step_are_exact_and_attributed(bench):
     pycalls = bench("pycalls")
-    first = pycalls.measure(["hand", "statetrainer"], 4, "tensors", "tiny")
+    first = pycalls.measure(["hand", "hand-clear", "statetrainer"], 4, "tensors", "tiny")
     again = pycalls.measure(["statetrainer"], 4, "tensors", "tiny")
     assert again["statetrainer"]["python"] == first["statetrainer"]["python"]  # a count, not a timing
     assert first["hand"]["by_owner"].get("statetrainer", 0) == 0
     assert first["statetrainer"]["by_owner"]["statetrainer"] >= 1
-    assert first["statetrainer"]["python"] > first["hand"]["python"]
+    # the loop itself costs calls; the hand loop's zero_grad costs some too, which statetrainer's plain body
+    # does not make (decision 007), so the comparison is with the loop that clears gradients the same way
+    assert first["statetrainer"]["python"] > first["hand-clear"]["python"]
+    assert first["hand-clear"]["python"] < first["hand"]["python"]
     calls = first["statetrainer"]["functions"]
     assert any(w.startswith("statetrainer/") and n == 1.0 for w, (_, n) in calls.items())
 
@@ -87,16 +90,16 @@ def test_quick_run_prints_the_table_with_every_row_on_the_hand_loops_weights(tmp
     before = os.stat(saved).st_mtime_ns if os.path.exists(saved) else None
     run_py, out = os.path.join(BENCH, "run.py"), str(tmp_path / "results.json")
     proc = subprocess.run(
-        [sys.executable, run_py, "--quick", "--only", "statetrainer", "ignite", "--model", "tiny", "--data", "tensors",
+        [sys.executable, run_py, "--quick", "--only", "statetrainer", "ignite", "hand-clear", "--model", "tiny", "--data", "tensors",
          "--no-import", "--no-micro", "--no-profile", "--out", out],
         capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "µs/step" not in line]
     labels = [row.split(" | ")[0][2:] for row in rows]
-    assert labels[:3] == ["hand-written loop", "Ignite, bare `Engine` with a hand-written step",
-                          "statetrainer, all extras off"]
-    assert all(row.endswith("| yes |") for row in rows[:3]), rows
-    assert "<= 1.05: " in rows[2]
+    assert labels[:4] == ["hand-written loop", "hand-written loop, gradients cleared with `p.grad = None` (reference)",
+                          "Ignite, bare `Engine` with a hand-written step", "statetrainer, all extras off"]
+    assert all(row.endswith("| yes |") for row in rows[:4]), rows
+    assert "<= 1.05: " in rows[3]
     assert (os.stat(saved).st_mtime_ns if os.path.exists(saved) else None) == before  # only the --out file
     again = subprocess.run([sys.executable, run_py, "--render", out], capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr[-3000:]
