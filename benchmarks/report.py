@@ -125,6 +125,25 @@ def _loop_tables(summary: dict) -> list[str]:
     return lines
 
 
+def paired_lines(paired: dict | None) -> list[str]:
+    """The paired table (benchmarks/paired.py): the target case's contenders taking turns in one process."""
+    if not paired:
+        return []
+    lines = ["", f"**Paired in one process** (tiny model, pre-cut batches; {paired['rounds']} rounds of "
+             f"{paired['steps']}-step fits, the contenders taking turns; ratio = the median of each round's fit over "
+             "the hand loop's fit of the same round, with its quartiles; the targets are judged here, see "
+             "docs/benchmarks.md)", "",
+             "| configuration | CPU µs/step | x hand (paired) | quartiles of the ratio | target | same weights |",
+             "|---|---:|---:|---:|---|---|"]
+    for name, row in paired["summary"].items():
+        limit = TARGETS.get(name)
+        target = f"<= {limit:.2f}: {'**met**' if row['ratio'] <= limit else 'missed'}" if limit else ""
+        lines.append(f"| {LABELS[name]} | {row['us_per_step']:.0f} | {row['ratio']:.2f} | "
+                     f"{row['ratio_q1']:.2f}-{row['ratio_q3']:.2f} | {target} | "
+                     f"{'yes' if row['same_weights_as_hand'] else 'NO'} |")
+    return lines
+
+
 def _import_lines(imports: dict | None) -> list[str]:
     if not imports:
         return []
@@ -172,7 +191,7 @@ def _source(machine: dict) -> str:
 
 
 def render(summary: dict, imports: dict | None, micro: dict | None, machine: dict, args: dict,
-           hotspots: str | None = None) -> str:
+           hotspots: str | None = None, paired: dict | None = None) -> str:
     short = f" and {args['short_steps']}" if args.get("short_steps") else ""
     head = [f"SGD, fits of {args['steps']}{short} training steps, each + {args['val_batches']} validation batches, "
             f"torch.set_num_threads(1); {args['rounds']} interleaved rounds, fresh process per contender and round, "
@@ -182,10 +201,10 @@ def render(summary: dict, imports: dict | None, micro: dict | None, machine: dic
             f"{machine['torch']}, lightning {machine['lightning']}, pytorch-ignite {machine.get('ignite', '?')}; "
             f"load average before/after {machine['loadavg_before'][0]:.1f}/{machine['loadavg_after'][0]:.1f}; "
             f"statetrainer at commit {_source(machine)}."]
-    lines = head + _loop_tables(summary) + _import_lines(imports) + _micro_lines(micro)
+    lines = head + _loop_tables(summary) + paired_lines(paired) + _import_lines(imports) + _micro_lines(micro)
     if hotspots:
         lines += ["", hotspots]
-    if not all(s["same_weights_as_hand"] for s in summary.values()):
+    if not all(s["same_weights_as_hand"] for s in [*summary.values(), *(paired or {}).get("summary", {}).values()]):
         lines += ["", "WARNING: some contender ended with different weights than the hand loop."]
     if machine.get("foreign_statetrainer"):
         lines += ["", f"WARNING: the workers imported statetrainer from {machine['foreign_statetrainer']}, "

@@ -112,6 +112,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-import", action="store_true", help="skip the import-time measurement")
     p.add_argument("--no-micro", action="store_true", help="skip the micro-costs")
     p.add_argument("--no-profile", action="store_true", help="skip the call counts and the profile (hotspots.py)")
+    p.add_argument("--no-paired", action="store_true", help="skip the paired fits in one process (paired.py)")
+    p.add_argument("--paired-rounds", type=int, default=15, help="rounds of the paired fits (default 15)")
     p.add_argument("--out", default=None, help="results file (default benchmarks/results.json; none with --quick)")
     p.add_argument("--render", metavar="RESULTS_JSON", help="only print the report of a saved results file")
     args = p.parse_args(argv)
@@ -134,8 +136,24 @@ def render_saved(path: str) -> int:
                          f"{FORMAT}); run `make bench` again")
     result = summaries.summarize(saved["runs"])
     print(report.render(result, saved["import_time"], saved["micro"], saved["machine"], saved["settings"],
-                        (saved.get("hotspots") or {}).get("markdown")))
-    return 0 if summaries.all_agree(result) else 1
+                        (saved.get("hotspots") or {}).get("markdown"), saved.get("paired")))
+    return 0 if summaries.all_agree(result) and _paired_agree(saved.get("paired")) else 1
+
+
+def _paired_agree(paired: dict | None) -> bool:
+    return paired is None or all(row["same_weights_as_hand"] for row in paired["summary"].values())
+
+
+def paired_fits(args: argparse.Namespace, names: list[str]) -> dict | None:
+    """The target case's contenders taking turns in one process (benchmarks/paired.py), unless switched off."""
+    if args.no_paired or "tiny/tensors" not in chosen_cases(args):
+        return None
+    chosen = [n for n in names if n in ("hand-clear", "ignite", "statetrainer", "statetrainer-defaults")]
+    if not chosen:
+        return None
+    rounds, steps = (2, args.steps) if args.quick else (args.paired_rounds, args.steps)
+    return run_json([_script("paired.py"), "--rounds", str(rounds), "--steps", str(steps), "--val-batches",
+                     str(args.val_batches), "--warmup", str(args.warmup), "--only", *chosen], "paired.py")
 
 
 def foreign_statetrainer(runs: list[dict]) -> str | None:
@@ -165,19 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {len(names)} contenders x {len(cases)} cases x {args.rounds} rounds, {args.steps} and "
           f"{args.short_steps} steps ...", file=sys.stderr)
     loops = loop_rounds(names, cases, args)
+    paired = paired_fits(args, names)
     machine["loadavg_after"] = os.getloadavg()
     machine["foreign_statetrainer"] = foreign_statetrainer(loops)
     imports, micro, hotspots = extras(args)
     machine.update({f"{k}_after": v for k, v in report.source_state().items()})
     result = summaries.summarize(loops)
-    print(report.render(result, imports, micro, machine, vars(args), (hotspots or {}).get("markdown")))
+    print(report.render(result, imports, micro, machine, vars(args), (hotspots or {}).get("markdown"), paired))
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"format": FORMAT, "settings": vars(args), "machine": machine, "summary": result, "runs": loops,
-                       "import_time": imports, "micro": micro, "hotspots": hotspots}, f, indent=1)
+                       "import_time": imports, "micro": micro, "hotspots": hotspots, "paired": paired}, f, indent=1)
             f.write("\n")
         print(f"\nwritten: {os.path.relpath(args.out)}", file=sys.stderr)
-    return 0 if summaries.all_agree(result) else 1
+    return 0 if summaries.all_agree(result) and _paired_agree(paired) else 1
 
 
 if __name__ == "__main__":

@@ -94,7 +94,13 @@ def test_quick_run_prints_the_table_with_every_row_on_the_hand_loops_weights(tmp
          "--no-import", "--no-micro", "--no-profile", "--out", out],
         capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "µs/step" not in line]
+    main_part, _, paired_part = proc.stdout.partition("**Paired in one process**")
+    rows = [line for line in main_part.splitlines() if line.startswith("| ") and "µs/step" not in line]
+    paired = [line for line in paired_part.splitlines() if line.startswith("| ") and "µs/step" not in line]
+    assert [row.split(" | ")[0][2:] for row in paired] == [
+        "hand-written loop", "hand-written loop, gradients cleared with `p.grad = None` (reference)",
+        "Ignite, bare `Engine` with a hand-written step", "statetrainer, all extras off"]
+    assert all(row.endswith("| yes |") for row in paired) and "<= 1.05: " in paired[3]
     labels = [row.split(" | ")[0][2:] for row in rows]
     assert labels[:4] == ["hand-written loop", "hand-written loop, gradients cleared with `p.grad = None` (reference)",
                           "Ignite, bare `Engine` with a hand-written step", "statetrainer, all extras off"]
