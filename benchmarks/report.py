@@ -152,9 +152,9 @@ def _import_lines(imports: dict | None) -> list[str]:
              f"`import torch` itself {imports['torch_ms']:.0f} ms; target < 150 ms). As this environment runs it "
              f"(PYTHONDONTWRITEBYTECODE={imports['dont_write_bytecode_env']!r}, sources compiled on every import): "
              f"{imports['extra_ms_env']:.0f} ms."
-             + (f" Of the cached wall time, {imports['gc_ms']:.0f} ms is the garbage collector's first full pass "
-                f"over the objects `import torch` made, which falls on whatever allocates next (the import "
-                f"itself when it allocates enough, else the user's first lines); without it: "
+             + (f" Of the cached wall time, {imports['gc_ms']:.0f} ms went to garbage collections inside the import "
+                f"(after `import torch` the first full collection walks every object torch made and lands on whatever "
+                f"allocates enough next: the import itself, or else the user's next lines); without them: "
                 f"{imports['own_ms']:.0f} ms." if "gc_ms" in imports else ""),
              "", "Largest cumulative imports under statetrainer (`python -X importtime`, one run):", "",
              "| module | cumulative ms |", "|---|---:|"]
