@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from statetrainer.checkpoint.placeholder import Placeholder
-from statetrainer.checkpoint.plain import is_plain
+from statetrainer.checkpoint.plain import is_plain, only_scalars
 
 __all__ = ["encode", "TAG", "REPR_LIMIT"]
 
@@ -40,7 +40,6 @@ TAG = "__statetrainer__"
 REPR_LIMIT = 500  # characters of a repr kept in a record
 _LEAVES = frozenset({type(None), bool, int, float, complex, str, bytearray, torch.dtype, torch.device, torch.Size,
                      torch.Tensor, torch.nn.Parameter})
-_SCALARS = frozenset({type(None), bool, int, float, str})
 _MAPPINGS = {dict: "dict", collections.OrderedDict: "OrderedDict", collections.Counter: "Counter"}
 _FACTORIES = {list: "list", dict: "dict", set: "set", int: "int", float: "float", str: "str", tuple: "tuple",
               collections.OrderedDict: "OrderedDict", collections.Counter: "Counter"}
@@ -108,7 +107,7 @@ class _Encoder:
         return value if copy is None else copy
 
     def _sequence(self, value: Any) -> Any:
-        if (type(value) is list or type(value) is tuple) and all(type(item) in _SCALARS for item in value):
+        if (type(value) is list or type(value) is tuple) and only_scalars(value):
             return value  # numbers and strings only (an RNG state): nothing to record
         encoded = [self._at(f"[{index}]", item) for index, item in enumerate(value)]
         base = list if isinstance(value, list) else tuple

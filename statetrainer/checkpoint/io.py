@@ -32,8 +32,8 @@ _TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+" + re.
 _LEGACY_HEADER = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."
 # save_hyperparameters already warned about what these hold; no second warning when a file is written
 _WARNED_AT_CAPTURE = ("checkpoint['hyper_parameters']", "checkpoint['datamodule_hyper_parameters']")
-_LISTED = 5
-_URL_SCHEMES = ("http://", "https://")  # places named in the warning before "and N more"
+_LISTED = 5  # places named in the warning before "and N more"
+_URL_SCHEMES = ("http://", "https://")  # a checkpoint path that is downloaded first
 
 
 def save(checkpoint: dict[str, Any], path: str | os.PathLike) -> None:

@@ -16,12 +16,12 @@ import torch
 
 from statetrainer.errors import CheckpointError
 
-__all__ = ["check_plain", "is_plain", "PLAIN_LEAVES", "PLAIN_CONTAINERS"]
+__all__ = ["check_plain", "is_plain", "only_scalars", "PLAIN_LEAVES", "PLAIN_CONTAINERS"]
 
 PLAIN_LEAVES = (type(None), bool, int, float, complex, str, bytes, bytearray,
                 torch.dtype, torch.device, torch.Size, torch.Tensor, torch.nn.Parameter)
 PLAIN_CONTAINERS = (dict, OrderedDict, Counter, list, tuple, set)  # torch's weights-only reader rebuilds these
-_SCALARS = frozenset({type(None), bool, int, float, str})
+_SCALARS = frozenset({type(None), bool, int, float, str})  # plain leaves a container is often made of only
 _ACCEPTED = ("tensors, numbers, strings, bytes, None, torch dtypes/devices, and dict/list/tuple/set/Counter of these")
 
 
@@ -38,6 +38,11 @@ def check_plain(value: Any, where: str = "value") -> None:
 def is_plain(value: Any) -> bool:
     """True when `value` would pass `check_plain`."""
     return _find(value, "value", set()) is None
+
+
+def only_scalars(items: Any) -> bool:
+    """Every item is None, a bool, a number or a string (an RNG state's words): plain with no walk."""
+    return all(type(item) in _SCALARS for item in items)
 
 
 def _find(value: Any, where: str, active: set[int]) -> tuple[str, Any] | None:
@@ -64,7 +69,7 @@ def _find_in(container: Any, where: str, active: set[int]) -> tuple[str, Any] | 
             if found:
                 return found
         return None
-    if all(type(item) in _SCALARS for item in container):
+    if only_scalars(container):
         return None  # numbers and strings only (an RNG state)
     for index, item in enumerate(container):
         label = f"{where} item {item!r}" if isinstance(container, set) else f"{where}[{index}]"
